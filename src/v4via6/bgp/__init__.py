@@ -1,0 +1,1 @@
+"""BGP: sans-IO wire codec, FSM and session."""

@@ -1,0 +1,1 @@
+"""BGP wire codec: bytes -> message objects -> bytes. No I/O, no clock."""

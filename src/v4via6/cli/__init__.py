@@ -1,0 +1,1 @@
+"""The v4via6 command line."""

@@ -1,0 +1,5 @@
+"""CLI: bgp commands (being written)."""
+
+import click
+
+COMMANDS: list[click.Command] = []

@@ -1,0 +1,5 @@
+"""CLI: check commands (being written)."""
+
+import click
+
+COMMANDS: list[click.Command] = []

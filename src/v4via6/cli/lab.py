@@ -1,0 +1,5 @@
+"""CLI: lab commands (being written)."""
+
+import click
+
+COMMANDS: list[click.Command] = []

@@ -1,0 +1,5 @@
+"""CLI: route commands (being written)."""
+
+import click
+
+COMMANDS: list[click.Command] = []

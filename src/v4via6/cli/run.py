@@ -1,0 +1,5 @@
+"""CLI: run commands (being written)."""
+
+import click
+
+COMMANDS: list[click.Command] = []

@@ -1,0 +1,5 @@
+"""CLI: show commands (being written)."""
+
+import click
+
+COMMANDS: list[click.Command] = []

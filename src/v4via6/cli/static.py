@@ -1,0 +1,5 @@
+"""CLI: apply and flush static routes."""
+
+import click
+
+COMMANDS: list[click.Command] = []

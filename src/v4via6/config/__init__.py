@@ -1,0 +1,1 @@
+"""Configuration: validated model, TOML loading, diffs."""

@@ -1,0 +1,1 @@
+"""The routing daemon: supervisor, control socket, metrics."""

@@ -1,0 +1,1 @@
+"""FIB layer: the backend interface, an in-memory fake, Linux netlink, and reconcile."""

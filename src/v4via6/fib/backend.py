@@ -1,0 +1,110 @@
+"""The FIB backend interface: what every kernel-route writer offers.
+
+Two implementations: ``memory.MemoryFib`` (a fake for unit tests) and
+``netlink.NetlinkFib`` (Linux, batched netlink). Reconcile, the CLI and the
+daemon only talk to this Protocol.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Protocol
+
+from v4via6.model import Route
+
+
+class OpKind(str, Enum):
+    ADD = "add"
+    REPLACE = "replace"
+    DELETE = "delete"
+
+
+@dataclass(frozen=True, slots=True)
+class FibOp:
+    """One change to the kernel FIB."""
+
+    kind: OpKind
+    route: Route
+
+    def describe(self) -> str:
+        return f"{self.kind.value} {self.route.describe()}"
+
+
+@dataclass(frozen=True, slots=True)
+class KernelRoute:
+    """A route as the kernel holds it, with its owner protocol number."""
+
+    route: Route
+    protocol: int
+    protocol_name: str
+
+    @property
+    def own(self) -> bool:
+        from v4via6.model import PROTO_NUMBER
+
+        return self.protocol == PROTO_NUMBER
+
+
+@dataclass(frozen=True, slots=True)
+class OpFailure:
+    """One failed operation: the kernel's errno and what it means."""
+
+    op: FibOp
+    errno: int
+    message: str
+
+    def describe(self) -> str:
+        return f"{self.op.kind.value} {self.op.route.prefix}: {self.message} (errno {self.errno})"
+
+
+@dataclass(slots=True)
+class BatchResult:
+    """Outcome of ``FibBackend.apply``: how many succeeded, and every error."""
+
+    ok: int = 0
+    errors: list[OpFailure] = field(default_factory=list)
+
+    @property
+    def failed(self) -> int:
+        return len(self.errors)
+
+
+class FibException(Exception):
+    """Raised for problems that stop a backend from working at all."""
+
+
+class FibUnavailable(FibException):
+    """The backend cannot be used here (no permission, no kernel support)."""
+
+
+class UnknownInterface(FibException):
+    """A next hop names an interface that does not exist."""
+
+    def __init__(self, ifname: str) -> None:
+        super().__init__(f"unknown interface {ifname!r}")
+        self.ifname = ifname
+
+
+class FibBackend(Protocol):
+    """A place IPv4 routes can be installed into and listed from."""
+
+    def list_routes(self, *, own_only: bool = True, table: int | None = None) -> list[KernelRoute]:
+        """IPv4 unicast routes; only v4via6's own protocol unless ``own_only`` is False."""
+        ...
+
+    def check_interfaces(self, routes: Sequence[Route]) -> list[str]:
+        """Names of interfaces used by ``routes`` that do not exist (empty when all do)."""
+        ...
+
+    def apply(self, ops: Sequence[FibOp]) -> BatchResult:
+        """Apply every op; never stops at the first error; never touches foreign routes."""
+        ...
+
+    def flush(self) -> BatchResult:
+        """Remove every route (and nexthop object) with v4via6's protocol number."""
+        ...
+
+    def close(self) -> None:
+        ...

@@ -1,0 +1,1 @@
+"""Read-only host inspection: links, addresses, neighbours, sysctls, route lookups."""

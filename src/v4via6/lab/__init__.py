@@ -1,0 +1,1 @@
+"""Network-namespace lab: topologies, demo, pytest fixtures."""

@@ -1,0 +1,1 @@
+"""RIB: Adj-RIB-In, Loc-RIB, best path, policy and channels."""

@@ -1,0 +1,1 @@
+"""asyncio TCP glue for BGP sessions and socket options."""
