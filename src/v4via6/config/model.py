@@ -1,0 +1,115 @@
+"""The validated configuration model (pydantic v2).
+
+One TOML file holds everything: ``[[static.route]]`` entries now, ``[bgp]`` and
+``[control]`` for the daemon. Validation turns text into model values
+(``v4via6.model.Route``) and rejects anything ambiguous: host bits set, IPv6
+prefixes where IPv4 is meant, link-local next hops without an interface,
+duplicate routes.
+"""
+
+from __future__ import annotations
+
+from ipaddress import IPv4Address
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+
+from v4via6.model import MAIN_TABLE, Hop, ModelError, NextHop, Route, parse_prefix
+
+
+def _as_list(value: Any) -> Any:
+    return [value] if isinstance(value, str | dict) else value
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class ViaEntry(_Strict):
+    """A next hop in table form: ``{ nexthop = "fe80::1%eth0", weight = 2 }``."""
+
+    nexthop: str
+    weight: int = Field(default=1, ge=1, le=256)
+
+    @field_validator("nexthop")
+    @classmethod
+    def _check_nexthop(cls, value: str) -> str:
+        try:
+            NextHop.parse(value)
+        except ModelError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+
+def _via_entry(value: Any) -> Any:
+    if isinstance(value, str):
+        return {"nexthop": value}
+    return value
+
+
+ViaList = Annotated[
+    list[Annotated[ViaEntry, BeforeValidator(_via_entry)]],
+    BeforeValidator(_as_list),
+]
+
+
+class StaticRoute(_Strict):
+    """One ``[[static.route]]`` entry."""
+
+    prefix: str
+    via: ViaList = Field(min_length=1)
+    src: IPv4Address | None = None
+    metric: int = Field(default=0, ge=0, le=0xFFFFFFFF)
+    table: int = Field(default=MAIN_TABLE, ge=1, le=0xFFFFFFFF)
+
+    @field_validator("prefix")
+    @classmethod
+    def _check_prefix(cls, value: str) -> str:
+        try:
+            parse_prefix(value)
+        except ModelError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+    @field_validator("src", mode="before")
+    @classmethod
+    def _check_src(cls, value: Any) -> Any:
+        if isinstance(value, str) and ":" in value:
+            raise ValueError(f"{value!r} is IPv6; src must be an IPv4 address of this box")
+        return value
+
+    @model_validator(mode="after")
+    def _check_unique_vias(self) -> StaticRoute:
+        seen: dict[NextHop, int] = {}
+        for i, entry in enumerate(self.via):
+            nh = NextHop.parse(entry.nexthop)
+            if nh in seen:
+                raise ValueError(f"next hop {entry.nexthop!r} is listed twice (via[{seen[nh]}])")
+            seen[nh] = i
+        return self
+
+    def to_route(self) -> Route:
+        hops = tuple(Hop(NextHop.parse(v.nexthop), v.weight) for v in self.via)
+        return Route(parse_prefix(self.prefix), hops, self.metric, self.src, self.table)
+
+
+class StaticConfig(_Strict):
+    """The ``[static]`` section."""
+
+    route: list[StaticRoute] = Field(default_factory=list)
+
+
+class ControlConfig(_Strict):
+    """The ``[control]`` section: where the daemon's control socket lives."""
+
+    socket: str = "/run/v4via6/v4via6.sock"
+
+
+class Config(_Strict):
+    """The whole configuration file."""
+
+    static: StaticConfig = Field(default_factory=StaticConfig)
+    control: ControlConfig = Field(default_factory=ControlConfig)
+
+    def static_routes(self) -> list[Route]:
+        return [r.to_route() for r in self.static.route]
