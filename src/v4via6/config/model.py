@@ -10,9 +10,9 @@ duplicate routes.
 from __future__ import annotations
 
 from ipaddress import IPv4Address
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from v4via6.model import MAIN_TABLE, Hop, ModelError, NextHop, Route, parse_prefix
 
@@ -99,6 +99,103 @@ class StaticConfig(_Strict):
     route: list[StaticRoute] = Field(default_factory=list)
 
 
+def _check_network(value: str) -> str:
+    try:
+        import ipaddress
+
+        if ":" in value:
+            ipaddress.IPv6Network(value, strict=True)
+        else:
+            parse_prefix(value)
+    except (ModelError, ValueError) as exc:
+        raise ValueError(str(exc)) from None
+    return value
+
+
+Network = Annotated[str, AfterValidator(_check_network)]
+
+
+Family = Literal["ipv4", "ipv6"]
+
+
+def _default_families() -> list[Family]:
+    return ["ipv4", "ipv6"]
+
+
+class BgpPeer(_Strict):
+    """One ``[[bgp.peer]]``: by interface (unnumbered), link-local or global IPv6 address."""
+
+    name: str | None = None
+    interface: str | None = None
+    address: str | None = None
+    remote_as: int | Literal["external", "internal"]
+    passive: bool = False
+    hold_time: int = Field(default=90, ge=0, le=65535)
+    connect_retry: float = Field(default=5.0, gt=0, le=3600)
+    port: int = Field(default=179, ge=1, le=65535)
+    families: list[Family] = Field(default_factory=_default_families)
+    extended_nexthop: bool = True
+    import_: Any = Field(default=None, alias="import")
+    export: Any = None
+    multipath: bool = False
+    ttl_security: bool = False
+
+    @field_validator("remote_as", mode="before")
+    @classmethod
+    def _check_as(cls, value: Any) -> int | str:
+        if value in ("external", "internal"):
+            return str(value)
+        if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 0xFFFFFFFF:
+            return value
+        raise ValueError(f"{value!r}: expected an AS number (1..4294967295), \"external\" or \"internal\"")
+
+    @field_validator("hold_time")
+    @classmethod
+    def _check_hold(cls, value: int) -> int:
+        if value in (1, 2):
+            raise ValueError("hold time must be 0 or at least 3 seconds (RFC 4271)")
+        return value
+
+    @field_validator("address")
+    @classmethod
+    def _check_address(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            nh = NextHop.parse(value)
+        except ModelError as exc:
+            raise ValueError(str(exc).replace("next hop", "peer address")) from None
+        if nh.addr is None or nh.addr.version != 6:
+            raise ValueError(f"{value!r}: expected an IPv6 peer address like fe80::2%eth1 or 2001:db8::2")
+        return value
+
+    @model_validator(mode="after")
+    def _one_identity(self) -> BgpPeer:
+        if (self.interface is None) == (self.address is None):
+            raise ValueError("set exactly one of 'interface' (unnumbered) or 'address'")
+        return self
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.interface or self.address or "?"
+
+    @property
+    def peer_nexthop(self) -> NextHop | None:
+        return NextHop.parse(self.address) if self.address else None
+
+
+class BgpConfig(_Strict):
+    """The ``[bgp]`` section."""
+
+    asn: int = Field(ge=1, le=0xFFFFFFFF)
+    router_id: IPv4Address | None = None
+    networks: list[Network] = Field(default_factory=list)
+    redistribute: list[Literal["connected", "static"]] = Field(default_factory=list)
+    listen: bool = True
+    listen_port: int = Field(default=179, ge=1, le=65535)
+    peer: list[BgpPeer] = Field(default_factory=list)
+
+
 class ControlConfig(_Strict):
     """The ``[control]`` section: where the daemon's control socket lives."""
 
@@ -109,6 +206,7 @@ class Config(_Strict):
     """The whole configuration file."""
 
     static: StaticConfig = Field(default_factory=StaticConfig)
+    bgp: BgpConfig | None = None
     control: ControlConfig = Field(default_factory=ControlConfig)
 
     def static_routes(self) -> list[Route]:

@@ -1,0 +1,106 @@
+"""Route sources and paths: who a route came from (PeerInfo) and one path (PathRef).
+
+A ``PathRef`` is the small interned value an Adj-RIB-In stores per prefix:
+attribute set + next hop + peer. Many prefixes share one PathRef, so the RIB
+holds ``dict[int, PathRef]`` and creates no object per prefix. Its hash is
+computed once and cached, because the hot path hashes it often.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from ipaddress import IPv4Address, IPv6Address
+
+from v4via6.model import NextHop
+from v4via6.rib.attrs import BgpNextHopLike, PathAttrs
+
+
+class PeerKind(str, Enum):
+    EBGP = "ebgp"
+    IBGP = "ibgp"
+    #: Static routes, connected prefixes, ``network`` entries: this router itself.
+    LOCAL = "local"
+
+
+#: BIRD-style source preference: local sources beat BGP before local-pref is looked at.
+PREFERENCE_LOCAL = 200
+PREFERENCE_BGP = 100
+
+
+@dataclass(frozen=True, slots=True)
+class PeerInfo:
+    """A route source. ``router_id`` is the peer's BGP identifier as an int."""
+
+    name: str
+    kind: PeerKind
+    address: IPv6Address | IPv4Address | None = None
+    router_id: int = 0
+    asn: int = 0
+    #: Interface of a session on a shared link (link-local next hops use it).
+    ifname: str | None = None
+    #: Paths from this source may share an ECMP group with the winner.
+    multipath: bool = False
+    preference: int = PREFERENCE_BGP
+
+    @classmethod
+    def local(cls, name: str = "local", router_id: int = 0) -> PeerInfo:
+        return cls(name, PeerKind.LOCAL, router_id=router_id, preference=PREFERENCE_LOCAL)
+
+    @property
+    def is_ebgp(self) -> bool:
+        return self.kind is PeerKind.EBGP
+
+
+PathNextHop = BgpNextHopLike | NextHop | None
+
+
+class PathRef:
+    """One path: attribute set, next hop as received (or configured) and source peer.
+
+    Compare and hash by value; intern so equal paths are one object.
+    """
+
+    __slots__ = ("_hash", "attrs", "nexthop", "peer")
+
+    attrs: PathAttrs
+    nexthop: PathNextHop
+    peer: PeerInfo
+
+    def __init__(self, attrs: PathAttrs, nexthop: PathNextHop, peer: PeerInfo) -> None:
+        object.__setattr__(self, "attrs", attrs)
+        object.__setattr__(self, "nexthop", nexthop)
+        object.__setattr__(self, "peer", peer)
+        object.__setattr__(self, "_hash", hash((attrs, nexthop, peer)))
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("PathRef is immutable")
+
+    def __hash__(self) -> int:
+        return self._hash  # type: ignore[no-any-return]
+
+    def __eq__(self, other: object) -> bool:
+        if self is other:
+            return True
+        if not isinstance(other, PathRef):
+            return NotImplemented
+        return (
+            self._hash == other._hash
+            and self.attrs == other.attrs
+            and self.nexthop == other.nexthop
+            and self.peer == other.peer
+        )
+
+    def __repr__(self) -> str:
+        return f"PathRef(peer={self.peer.name!r}, nexthop={self.nexthop!r}, attrs={self.attrs!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class Resolution:
+    """Where a path's next hop leads: an installable next hop and the IGP cost to it.
+
+    ``nexthop`` is None for locally originated networks (nothing to install).
+    """
+
+    nexthop: NextHop | None
+    igp_cost: int = 0
