@@ -63,6 +63,7 @@ class PathRef:
 
     __slots__ = ("_hash", "attrs", "nexthop", "peer")
 
+    _hash: int
     attrs: PathAttrs
     nexthop: PathNextHop
     peer: PeerInfo
@@ -77,7 +78,7 @@ class PathRef:
         raise AttributeError("PathRef is immutable")
 
     def __hash__(self) -> int:
-        return self._hash  # type: ignore[no-any-return]
+        return self._hash
 
     def __eq__(self, other: object) -> bool:
         if self is other:
