@@ -1,0 +1,136 @@
+"""NLRI prefixes as ints: key = (network_address_int << 8) | prefix_len.
+
+The same encoding is used for IPv4 and IPv6 (the AFI tells which). Decoding is
+the hot path of the codec (a full table is a million prefixes), so the loops
+here are written for speed: table lookups, one ``int.from_bytes`` per prefix.
+Host bits beyond the prefix length are cleared (RFC 4271: they are irrelevant).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from ipaddress import IPv4Network, IPv6Network, ip_network
+
+from v4via6.bgp.wire.context import AFI_IPV4
+
+
+class NlriError(ValueError):
+    """An NLRI field that cannot be parsed (bad prefix length, overrun)."""
+
+
+def _tables(width: int) -> tuple[list[int], list[int]]:
+    bits = width * 8
+    # shift for a value read from nb bytes, pre-shifted by 8 to leave room for plen
+    shift = [(width - nb) * 8 + 8 for nb in range(width + 1)]
+    full = (1 << bits) - 1
+    mask = [((full << (bits - plen)) & full) << 8 for plen in range(bits + 1)]
+    return shift, mask
+
+
+_SHIFT4, _MASK4 = _tables(4)
+_SHIFT16, _MASK16 = _tables(16)
+
+
+def addr_width(afi: int) -> int:
+    """Address bytes of an AFI (4 for IPv4, 16 otherwise)."""
+    return 4 if afi == AFI_IPV4 else 16
+
+
+def decode_prefixes(data: bytes, start: int, end: int, afi: int) -> list[int]:
+    """Decode ``data[start:end]`` as a run of (length, prefix) NLRI into keys."""
+    if afi == AFI_IPV4:
+        shift, mask, maxlen = _SHIFT4, _MASK4, 32
+    else:
+        shift, mask, maxlen = _SHIFT16, _MASK16, 128
+    out: list[int] = []
+    append = out.append
+    frombytes = int.from_bytes
+    i = start
+    while i < end:
+        plen = data[i]
+        if plen > maxlen:
+            raise NlriError(f"prefix length {plen} > {maxlen}")
+        nb = (plen + 7) >> 3
+        j = i + 1 + nb
+        if j > end:
+            raise NlriError(f"prefix /{plen} overruns the NLRI field")
+        append(((frombytes(data[i + 1 : j], "big") << shift[nb]) & mask[plen]) | plen)
+        i = j
+    return out
+
+
+def decode_prefixes_addpath(
+    data: bytes, start: int, end: int, afi: int
+) -> tuple[list[int], list[int]]:
+    """Decode NLRI with RFC 7911 path identifiers: (keys, path_ids)."""
+    if afi == AFI_IPV4:
+        shift, mask, maxlen = _SHIFT4, _MASK4, 32
+    else:
+        shift, mask, maxlen = _SHIFT16, _MASK16, 128
+    keys: list[int] = []
+    ids: list[int] = []
+    frombytes = int.from_bytes
+    i = start
+    while i < end:
+        if i + 5 > end:
+            raise NlriError("path identifier overruns the NLRI field")
+        ids.append(frombytes(data[i : i + 4], "big"))
+        plen = data[i + 4]
+        if plen > maxlen:
+            raise NlriError(f"prefix length {plen} > {maxlen}")
+        nb = (plen + 7) >> 3
+        j = i + 5 + nb
+        if j > end:
+            raise NlriError(f"prefix /{plen} overruns the NLRI field")
+        keys.append(((frombytes(data[i + 5 : j], "big") << shift[nb]) & mask[plen]) | plen)
+        i = j
+    return keys, ids
+
+
+def encode_prefix(key: int, afi: int) -> bytes:
+    """One key -> its NLRI bytes (length octet + significant address octets)."""
+    width = 4 if afi == AFI_IPV4 else 16
+    plen = key & 0xFF
+    nb = (plen + 7) >> 3
+    return ((plen << (nb * 8)) | ((key >> 8) >> ((width - nb) * 8))).to_bytes(1 + nb, "big")
+
+
+def encode_prefixes(keys: Iterable[int], afi: int, path_ids: Sequence[int] | None = None) -> bytes:
+    """Keys (and optional path ids, same order) -> an NLRI field."""
+    width = 4 if afi == AFI_IPV4 else 16
+    parts: list[bytes] = []
+    append = parts.append
+    if path_ids is None:
+        for key in keys:
+            plen = key & 0xFF
+            nb = (plen + 7) >> 3
+            append(((plen << (nb * 8)) | ((key >> 8) >> ((width - nb) * 8))).to_bytes(1 + nb, "big"))
+    else:
+        for key, pid in zip(keys, path_ids, strict=True):
+            plen = key & 0xFF
+            nb = (plen + 7) >> 3
+            append(pid.to_bytes(4, "big"))
+            append(((plen << (nb * 8)) | ((key >> 8) >> ((width - nb) * 8))).to_bytes(1 + nb, "big"))
+    return b"".join(parts)
+
+
+def prefix_size(key: int) -> int:
+    """Bytes the key takes in an NLRI field (without a path id)."""
+    return 1 + (((key & 0xFF) + 7) >> 3)
+
+
+def key_of(net: IPv4Network | IPv6Network | str) -> int:
+    """``198.51.100.0/24`` -> key (host bits set is a ValueError)."""
+    network = ip_network(net, strict=True) if isinstance(net, str) else net
+    return (int(network.network_address) << 8) | network.prefixlen
+
+
+def network_of(key: int, afi: int) -> IPv4Network | IPv6Network:
+    """Key -> network object, for display."""
+    if afi == AFI_IPV4:
+        return IPv4Network((key >> 8, key & 0xFF))
+    return IPv6Network((key >> 8, key & 0xFF))
+
+
+def format_key(key: int, afi: int) -> str:
+    return str(network_of(key, afi))
