@@ -22,6 +22,8 @@ Scope and deliberate deviations from RFC 4271 §8.2.2 (each marked ``# dev:``):
   after a failure, so a session restarts by itself unless stopped manually.
 * Losing the connection in OpenSent goes to Idle (then automatic restart),
   not to Active.
+* The ConnectRetryCounter resets on reaching Established; the session uses it
+  to back off automatic restarts (IdleHoldTimer doubles per failure in a row).
 * ROUTE-REFRESH (RFC 2918) is an extra event handled like UPDATE for timers.
 """
 
@@ -49,6 +51,7 @@ class Event(enum.Enum):
     MANUAL_START = "ManualStart"  # 1
     MANUAL_STOP = "ManualStop"  # 2
     AUTOMATIC_START = "AutomaticStart"  # 3
+    AUTOMATIC_STOP = "AutomaticStop"  # 8 (a local limit: input flood, ...)
     MANUAL_START_PASSIVE = "ManualStart_with_PassiveTcpEstablishment"  # 4
     AUTOMATIC_START_PASSIVE = "AutomaticStart_with_PassiveTcpEstablishment"  # 5
     CONNECT_RETRY_TIMER_EXPIRES = "ConnectRetryTimer_Expires"  # 9
@@ -80,7 +83,7 @@ class Action(enum.Enum):
     DROP_TCP = "drop transport connection"
     SEND_OPEN = "send OPEN"
     SEND_KEEPALIVE = "send KEEPALIVE"
-    SEND_NOTIFICATION = "send the NOTIFICATION the input carries"
+    SEND_NOTIFICATION = "send the NOTIFICATION the input carries (message error, limit)"
     SEND_FSM_ERROR = "send NOTIFICATION 5 (FSM error, RFC 6608 subcode by state)"
     SEND_HOLD_EXPIRED = "send NOTIFICATION 4/0 (hold timer expired)"
     SEND_CEASE = "send NOTIFICATION 6 (Cease; administrative shutdown by default)"
@@ -212,6 +215,7 @@ def _build() -> dict[tuple[State, Event], Transition]:
         _IGNORE, S.OPEN_SENT)
     row(S.OPEN_SENT, (E.MANUAL_STOP,), _MANUAL_STOP_CEASE, S.IDLE)
     row(S.OPEN_SENT, (E.HOLD_TIMER_EXPIRES,), _HOLD_EXPIRED, S.IDLE)
+    row(S.OPEN_SENT, (E.AUTOMATIC_STOP,), _NOTIFY_AND_IDLE, S.IDLE)
     # dev: RFC goes to Active with the ConnectRetryTimer running; we go Idle and
     # restart through the IdleHoldTimer like every other failure, so a passive
     # session stays passive.
@@ -229,13 +233,15 @@ def _build() -> dict[tuple[State, Event], Transition]:
         _IGNORE, S.OPEN_CONFIRM)
     row(S.OPEN_CONFIRM, (E.MANUAL_STOP,), _MANUAL_STOP_CEASE, S.IDLE)
     row(S.OPEN_CONFIRM, (E.HOLD_TIMER_EXPIRES,), _HOLD_EXPIRED, S.IDLE)
+    row(S.OPEN_CONFIRM, (E.AUTOMATIC_STOP,), _NOTIFY_AND_IDLE, S.IDLE)
     row(S.OPEN_CONFIRM, (E.KEEPALIVE_TIMER_EXPIRES,),
         (A.SEND_KEEPALIVE, A.RESTART_KEEPALIVE_TIMER), S.OPEN_CONFIRM)
     row(S.OPEN_CONFIRM, (E.TCP_CONNECTION_FAILS, E.NOTIF_MSG_VER_ERR, E.NOTIF_MSG),
         _PEER_GONE, S.IDLE)
     row(S.OPEN_CONFIRM, (E.BGP_HEADER_ERR, E.BGP_OPEN_MSG_ERR), _NOTIFY_AND_IDLE, S.IDLE)
-    row(S.OPEN_CONFIRM, (E.KEEPALIVE_MSG,), (A.RESTART_HOLD_TIMER, A.SESSION_UP),
-        S.ESTABLISHED)
+    # dev: the retry counter (which drives the restart back-off) resets on success.
+    row(S.OPEN_CONFIRM, (E.KEEPALIVE_MSG,),
+        (A.RESTART_HOLD_TIMER, A.RESET_RETRY_COUNTER, A.SESSION_UP), S.ESTABLISHED)
     # A second OPEN on the same connection, an UPDATE before KEEPALIVE, ...
     row(S.OPEN_CONFIRM, tuple(e for e in Event if (S.OPEN_CONFIRM, e) not in t), _FSM_ERROR,
         S.IDLE)
@@ -246,6 +252,7 @@ def _build() -> dict[tuple[State, Event], Transition]:
         _IGNORE, S.ESTABLISHED)
     row(S.ESTABLISHED, (E.MANUAL_STOP,), _MANUAL_STOP_CEASE, S.IDLE)
     row(S.ESTABLISHED, (E.HOLD_TIMER_EXPIRES,), _HOLD_EXPIRED, S.IDLE)
+    row(S.ESTABLISHED, (E.AUTOMATIC_STOP,), _NOTIFY_AND_IDLE, S.IDLE)
     row(S.ESTABLISHED, (E.KEEPALIVE_TIMER_EXPIRES,),
         (A.SEND_KEEPALIVE, A.RESTART_KEEPALIVE_TIMER), S.ESTABLISHED)
     row(S.ESTABLISHED, (E.KEEPALIVE_MSG,), (A.RESTART_HOLD_TIMER,), S.ESTABLISHED)

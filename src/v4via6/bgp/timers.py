@@ -1,9 +1,9 @@
 """Session timers as plain deadlines: no clock, the caller passes ``now``.
 
 A timer is a name and an absolute deadline in the caller's time base (any
-monotonic float seconds, e.g. ``loop.time()``). :meth:`Timers.expired` pops
-the timers whose deadline has passed, earliest first, so the session can turn
-each one into an FSM event.
+monotonic float seconds, e.g. ``loop.time()``). :meth:`Timers.pop_due` pops
+the earliest timer whose deadline has passed, so the session can turn each one
+into an FSM event (which may start or stop other timers) before the next.
 """
 
 from __future__ import annotations
@@ -50,11 +50,11 @@ class Timers:
         """The earliest deadline, or None when no timer runs."""
         return min(self._deadlines.values(), default=None)
 
-    def expired(self, now: float) -> list[Timer]:
-        """Remove and return the timers due at ``now``, earliest first."""
-        due = sorted(
-            (d, t.value, t) for t, d in self._deadlines.items() if d <= now
-        )
-        for _, _, timer in due:
-            del self._deadlines[timer]
-        return [timer for _, _, timer in due]
+    def pop_due(self, now: float) -> Timer | None:
+        """Remove and return the earliest timer due at ``now`` (None if none is)."""
+        due = [(d, t.value, t) for t, d in self._deadlines.items() if d <= now]
+        if not due:
+            return None
+        _, _, timer = min(due)
+        del self._deadlines[timer]
+        return timer

@@ -103,7 +103,7 @@ _ERR = struct.Struct("=i")
 _U32 = struct.Struct("=I")
 
 # nlmsghdr + rtmsg + RTA_DST(4) + RTA_TABLE + RTA_PRIORITY in one struct.
-_ROUTE_HEAD = struct.Struct("=IHHII" "BBBBBBBBI" "HH4s" "HHI" "HHI")
+ROUTE_HEAD = struct.Struct("=IHHII" "BBBBBBBBI" "HH4s" "HHI" "HHI")
 # nlmsghdr + nhmsg + NHA_ID.
 _NH_HEAD = struct.Struct("=IHHII" "BBBBI" "HHI")
 
@@ -185,12 +185,12 @@ def pack_route(
     its scope/type; ``protocol`` makes the kernel match only that owner.
     """
     extra = b"" if prefsrc is None else RTATTR.pack(8, RTA_PREFSRC) + prefsrc
-    length = _ROUTE_HEAD.size + len(extra) + len(tail)
+    length = ROUTE_HEAD.size + len(extra) + len(tail)
     if msg_type == RTM_DELROUTE:
         scope, rtype = RT_SCOPE_NOWHERE, RTN_UNSPEC
     else:
         scope, rtype = RT_SCOPE_UNIVERSE, RTN_UNICAST
-    head = _ROUTE_HEAD.pack(
+    head = ROUTE_HEAD.pack(
         length, msg_type, flags, seq, 0,
         AF_INET, dst_len, 0, 0, table if table < 256 else RT_TABLE_UNSPEC,
         protocol, scope, rtype, 0,
@@ -406,7 +406,7 @@ class NexthopMsg(NamedTuple):
 
 def parse_nexthop(buf: bytes | bytearray | memoryview, msg: Message) -> NexthopMsg:
     """Decode one RTM_NEWNEXTHOP message."""
-    family, _scope, protocol, _resvd, _flags = NHMSG.unpack_from(buf, msg.start)
+    _family, _scope, protocol, _resvd, _flags = NHMSG.unpack_from(buf, msg.start)
     nh_id = 0
     oif = 0
     gateway = b""

@@ -17,6 +17,7 @@ Usage::
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -99,10 +100,8 @@ def ip_batch(ns: str | None, commands: Sequence[str]) -> None:
 def list_namespaces(prefix: str = NS_PREFIX) -> list[str]:
     """Names of existing namespaces that start with ``prefix`` (sorted)."""
     names: set[str] = set()
-    try:
+    with contextlib.suppress(FileNotFoundError):
         names.update(os.listdir("/run/netns"))
-    except FileNotFoundError:
-        pass
     return sorted(n for n in names if n.startswith(prefix))
 
 
@@ -136,10 +135,8 @@ def delete_namespace(name: str) -> bool:
     if not namespace_exists(name):
         return False
     for pid in namespace_pids(name):
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, 9)
-        except ProcessLookupError:
-            pass
     run(["ip", "netns", "del", name], check=False)
     if namespace_exists(name):
         # A busy mount can linger for a moment; retry once after polling.

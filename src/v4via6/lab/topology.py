@@ -247,6 +247,8 @@ class Topology:
     text: str
     nodes: dict[str, Node]
     links: list[Link]
+    #: Directory that relative config paths are resolved against.
+    base_dir: Path | None = None
 
     @property
     def routers(self) -> list[Node]:
@@ -363,7 +365,8 @@ def parse(text: str, source: str, base_dir: Path | None = None) -> Topology:
         spec = TopologyFile.model_validate(raw)
     except ValidationError as exc:
         first = exc.errors()[0]
-        raise TopologyError(source, _loc_to_key(tuple(first["loc"])), _pydantic_problem(first))
+        key = _loc_to_key(tuple(first["loc"]))
+        raise TopologyError(source, key, _pydantic_problem(first)) from None
     return _Resolver(spec, source, text, base_dir).resolve()
 
 
@@ -418,7 +421,7 @@ class _Resolver:
                     f"a host needs exactly one link (it has {len(node.interfaces)})",
                 )
         name = spec.name or "lab"
-        return Topology(name, self.source, self.text, nodes, links)
+        return Topology(name, self.source, self.text, nodes, links, self.base_dir)
 
     def _node_extras(self, name: str, ns: NodeSpec, node: Node) -> None:
         key = f"nodes.{name}"

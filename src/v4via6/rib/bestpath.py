@@ -90,9 +90,7 @@ _BEFORE_MED = (
     _Step(
         "local-pref",
         lambda c: -(DEFAULT_LOCAL_PREF if c[0].attrs.local_pref is None else c[0].attrs.local_pref),
-        lambda c: str(
-            DEFAULT_LOCAL_PREF if c[0].attrs.local_pref is None else c[0].attrs.local_pref
-        ),
+        lambda c: str(DEFAULT_LOCAL_PREF if c[0].attrs.local_pref is None else c[0].attrs.local_pref),
         True,
     ),
     _Step("as-path", lambda c: c[0].attrs.as_path_len, lambda c: str(c[0].attrs.as_path_len), False),
@@ -212,7 +210,10 @@ def _decide(cands: list[Cand], trace: _Trace | None) -> list[Cand]:
         return [winner]
     rest = [c for c in equal if c is not winner and c[0].peer.multipath]
     rest.sort(key=lambda c: tuple(s.key(c) for s in _TIE_BREAK))
-    group, _ = _distinct_hops([winner, *rest])
+    group, dropped = _distinct_hops([winner, *rest])
+    if trace is not None:
+        for c in dropped:
+            trace.lost[id(c)] = "same next hop as an ECMP path"
     return group
 
 
@@ -255,9 +256,6 @@ def explain(cands: Iterable[tuple[PathRef, Resolution | None]]) -> Decision:
         elif id(cand) in in_group:
             results.append(CandidateResult(p, r, MULTIPATH, "equal up to igp-cost"))
         else:
-            reason = trace.lost.get(id(cand), "")
-            if not reason or reason.startswith(("router-id", "peer-address", "peer-name", "path")):
-                if winner[0].peer.multipath and cand[0].peer.multipath and reason:
-                    reason = f"same next hop as an ECMP path ({reason})"
-            results.append(CandidateResult(p, r, LOST, reason or "same next hop as best"))
+            reason = trace.lost.get(id(cand), "same next hop as best")
+            results.append(CandidateResult(p, r, LOST, reason))
     return Decision(tuple(c[0] for c in group), reasons, tuple(results))

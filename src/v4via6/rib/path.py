@@ -9,14 +9,14 @@ computed once and cached, because the hot path hashes it often.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from ipaddress import IPv4Address, IPv6Address
 
 from v4via6.model import NextHop
 from v4via6.rib.attrs import BgpNextHopLike, PathAttrs
 
 
-class PeerKind(str, Enum):
+class PeerKind(StrEnum):
     EBGP = "ebgp"
     IBGP = "ibgp"
     #: Static routes, connected prefixes, ``network`` entries: this router itself.

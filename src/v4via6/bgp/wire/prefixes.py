@@ -18,17 +18,20 @@ class NlriError(ValueError):
     """An NLRI field that cannot be parsed (bad prefix length, overrun)."""
 
 
-def _tables(width: int) -> tuple[list[int], list[int]]:
+def _table(width: int) -> list[tuple[int, int, int]]:
+    """Per prefix length: (bytes incl. length octet, shift, mask), both pre-shifted by 8."""
     bits = width * 8
-    # shift for a value read from nb bytes, pre-shifted by 8 to leave room for plen
-    shift = [(width - nb) * 8 + 8 for nb in range(width + 1)]
     full = (1 << bits) - 1
-    mask = [((full << (bits - plen)) & full) << 8 for plen in range(bits + 1)]
-    return shift, mask
+    out = []
+    for plen in range(bits + 1):
+        nb = (plen + 7) >> 3
+        mask = ((full << (bits - plen)) & full) << 8
+        out.append((1 + nb, (width - nb) * 8 + 8, mask))
+    return out
 
 
-_SHIFT4, _MASK4 = _tables(4)
-_SHIFT16, _MASK16 = _tables(16)
+_TAB4 = _table(4)
+_TAB16 = _table(16)
 
 
 def addr_width(afi: int) -> int:
@@ -38,24 +41,22 @@ def addr_width(afi: int) -> int:
 
 def decode_prefixes(data: bytes, start: int, end: int, afi: int) -> list[int]:
     """Decode ``data[start:end]`` as a run of (length, prefix) NLRI into keys."""
-    if afi == AFI_IPV4:
-        shift, mask, maxlen = _SHIFT4, _MASK4, 32
-    else:
-        shift, mask, maxlen = _SHIFT16, _MASK16, 128
+    tab = _TAB4 if afi == AFI_IPV4 else _TAB16
     out: list[int] = []
     append = out.append
     frombytes = int.from_bytes
     i = start
-    while i < end:
-        plen = data[i]
-        if plen > maxlen:
-            raise NlriError(f"prefix length {plen} > {maxlen}")
-        nb = (plen + 7) >> 3
-        j = i + 1 + nb
-        if j > end:
-            raise NlriError(f"prefix /{plen} overruns the NLRI field")
-        append(((frombytes(data[i + 1 : j], "big") << shift[nb]) & mask[plen]) | plen)
-        i = j
+    try:
+        while i < end:
+            plen = data[i]
+            step, shift, mask = tab[plen]
+            j = i + step
+            append(((frombytes(data[i + 1 : j], "big") << shift) & mask) | plen)
+            i = j
+    except IndexError:
+        raise NlriError(f"prefix length {data[i]} > {len(tab) - 1}") from None
+    if i != end:
+        raise NlriError(f"prefix /{out[-1] & 0xFF} overruns the NLRI field")
     return out
 
 
@@ -63,10 +64,8 @@ def decode_prefixes_addpath(
     data: bytes, start: int, end: int, afi: int
 ) -> tuple[list[int], list[int]]:
     """Decode NLRI with RFC 7911 path identifiers: (keys, path_ids)."""
-    if afi == AFI_IPV4:
-        shift, mask, maxlen = _SHIFT4, _MASK4, 32
-    else:
-        shift, mask, maxlen = _SHIFT16, _MASK16, 128
+    tab = _TAB4 if afi == AFI_IPV4 else _TAB16
+    maxlen = len(tab) - 1
     keys: list[int] = []
     ids: list[int] = []
     frombytes = int.from_bytes
@@ -78,11 +77,11 @@ def decode_prefixes_addpath(
         plen = data[i + 4]
         if plen > maxlen:
             raise NlriError(f"prefix length {plen} > {maxlen}")
-        nb = (plen + 7) >> 3
-        j = i + 5 + nb
+        step, shift, mask = tab[plen]
+        j = i + 4 + step
         if j > end:
             raise NlriError(f"prefix /{plen} overruns the NLRI field")
-        keys.append(((frombytes(data[i + 5 : j], "big") << shift[nb]) & mask[plen]) | plen)
+        keys.append(((frombytes(data[i + 5 : j], "big") << shift) & mask) | plen)
         i = j
     return keys, ids
 

@@ -1,0 +1,130 @@
+"""MemoryFib: an in-memory FIB with the kernel backend's rules, for unit tests.
+
+It knows a fixed set of interface names, can be seeded with routes of other
+protocols (which it never changes), and answers each op the way the netlink
+backend does: ADD of an existing key -> EEXIST, DELETE of a missing own route ->
+ESRCH, REPLACE over a foreign route -> EEXIST "clash with proto X", unknown
+interface -> ENODEV naming it. Failures are per op; the batch always completes.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from collections.abc import Iterable, Sequence
+
+from v4via6.fib.backend import BatchResult, FibOp, KernelRoute, OpFailure, OpKind
+from v4via6.fib.protos import proto_name
+from v4via6.model import PROTO_NUMBER, NextHop, Route
+
+Key = tuple[int, object, int]
+
+
+class MemoryFib:
+    """A FibBackend kept in a dict keyed by (table, prefix, metric)."""
+
+    def __init__(
+        self,
+        interfaces: Iterable[str] = (),
+        foreign: Iterable[KernelRoute | tuple[Route, int]] = (),
+    ) -> None:
+        self.interfaces: set[str] = set(interfaces)
+        self._routes: dict[Key, KernelRoute] = {}
+        self.applied: list[FibOp] = []  # every op that succeeded, in order
+        self.closed = False
+        for item in foreign:
+            self.add_foreign(*((item.route, item.protocol) if isinstance(item, KernelRoute) else item))
+
+    def add_foreign(self, route: Route, protocol: int) -> None:
+        """Seed a route owned by another protocol (it is never changed afterwards)."""
+        if protocol == PROTO_NUMBER:
+            raise ValueError("a foreign route needs a protocol number other than v4via6's")
+        self._routes[route.key] = KernelRoute(route, protocol, proto_name(protocol))
+
+    def list_routes(self, *, own_only: bool = True, table: int | None = None) -> list[KernelRoute]:
+        return sorted(
+            (
+                kr
+                for kr in self._routes.values()
+                if (not own_only or kr.own) and (table is None or kr.route.table == table)
+            ),
+            key=lambda kr: (kr.route.table, kr.route.prefix, kr.route.metric, kr.protocol),
+        )
+
+    def check_interfaces(self, routes: Sequence[Route]) -> list[str]:
+        return sorted(
+            {
+                nh.ifname
+                for route in routes
+                for nh in route.nexthops
+                if nh.ifname is not None and nh.ifname not in self.interfaces
+            }
+        )
+
+    def apply(self, ops: Sequence[FibOp]) -> BatchResult:
+        result = BatchResult()
+        for op in ops:
+            failure = self._apply_one(op)
+            if failure is None:
+                result.ok += 1
+                self.applied.append(op)
+            else:
+                result.errors.append(failure)
+        return result
+
+    def _apply_one(self, op: FibOp) -> OpFailure | None:
+        route = op.route
+        key = route.key
+        held = self._routes.get(key)
+        if op.kind is OpKind.DELETE:
+            if held is None or not held.own:
+                return _fail(op, errno.ESRCH)
+            del self._routes[key]
+            return None
+        missing = _missing_interface(route.nexthops, self.interfaces)
+        if missing is not None:
+            return _fail(op, errno.ENODEV, f"unknown interface {missing!r}")
+        if held is not None and not held.own:
+            return _fail(op, errno.EEXIST, f"clash with proto {held.protocol_name}")
+        if op.kind is OpKind.ADD and held is not None:
+            return _fail(op, errno.EEXIST)
+        self._routes[key] = KernelRoute(route, PROTO_NUMBER, proto_name(PROTO_NUMBER))
+        return None
+
+    def flush(self) -> BatchResult:
+        own = [kr for kr in self._routes.values() if kr.own]
+        for kr in own:
+            del self._routes[kr.route.key]
+        return BatchResult(ok=len(own))
+
+    def withdraw_nexthop(self, nh: NextHop) -> int:
+        """Drop ``nh`` from every own route; routes left without hops go. Returns how many went."""
+        gone = 0
+        for key, kr in list(self._routes.items()):
+            if not kr.own or nh not in kr.route.nexthops:
+                continue
+            rest = tuple(h for h in kr.route.hops if h.nexthop != nh)
+            if rest:
+                r = kr.route
+                self._routes[key] = KernelRoute(
+                    Route(r.prefix, rest, r.metric, r.src, r.table), kr.protocol, kr.protocol_name
+                )
+            else:
+                del self._routes[key]
+                gone += 1
+        return gone
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def _missing_interface(nexthops: Iterable[NextHop], known: set[str]) -> str | None:
+    for nh in nexthops:
+        if nh.ifname is not None and nh.ifname not in known:
+            return nh.ifname
+    return None
+
+
+def _fail(op: FibOp, code: int, detail: str = "") -> OpFailure:
+    text = os.strerror(code)
+    return OpFailure(op, code, f"{text}: {detail}" if detail else text)

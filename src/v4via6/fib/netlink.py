@@ -1,0 +1,730 @@
+"""NetlinkFib: the Linux FIB over a raw NETLINK_ROUTE socket, batched.
+
+Routes go in as hand-packed RTM_NEWROUTE/RTM_DELROUTE messages, many per
+``sendmsg`` (see ``nlsocket``), all with ``rtm_protocol = PROTO_NUMBER``:
+add = CREATE|EXCL, replace = CREATE|REPLACE, delete names the protocol so the
+kernel only matches v4via6's own route. A REPLACE whose key (table, prefix,
+metric) another protocol holds is refused up front ("clash with proto X"),
+since the kernel would otherwise replace the foreign route.
+
+Nexthop objects (Linux >= 5.3, probed at open; ``nexthop_objects`` forces a
+mode): each distinct next hop becomes an object with protocol PROTO_NUMBER and
+an id in ``NH_ID_FIRST..NH_ID_LAST`` (0x46000000..0x46FFFFFF, skipping ids other
+software uses); each distinct ECMP set becomes a group object with weights; a
+route points at one by ``RTA_NH_ID``. Objects no route uses any more are deleted
+after each batch. Without objects, next hops go inline: ``RTA_OIF`` + ``RTA_VIA``
+(``RTA_GATEWAY`` for IPv4) or ``RTA_MULTIPATH``.
+
+Not thread-safe: one caller at a time.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from array import array
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from functools import partial
+from ipaddress import IPv4Address, IPv4Network, IPv6Address
+
+from v4via6.fib import nlmsg
+from v4via6.fib.backend import (
+    BatchResult,
+    FibException,
+    FibOp,
+    FibUnavailable,
+    KernelRoute,
+    OpFailure,
+    OpKind,
+)
+from v4via6.fib.nlmsg import HopSpec
+from v4via6.fib.nlsocket import Answer, DumpError, NlSocket, stamp
+from v4via6.fib.protos import proto_name
+from v4via6.model import PROTO_NUMBER, Hop, ModelError, NextHop, Route
+
+NH_ID_FIRST = 0x46000000
+NH_ID_LAST = 0x46FFFFFF
+
+CAP_NET_ADMIN = 12
+
+_F_ADD = nlmsg.NLM_F_REQUEST | nlmsg.NLM_F_CREATE | nlmsg.NLM_F_EXCL
+_F_REPLACE = nlmsg.NLM_F_REQUEST | nlmsg.NLM_F_CREATE | nlmsg.NLM_F_REPLACE
+_F_DELETE = nlmsg.NLM_F_REQUEST
+_KINDS = {k: v for k, v in nlmsg.RTN_NAMES.items() if v in ("unicast", "blackhole",
+          "unreachable", "prohibit", "throw")}
+
+HopKey = tuple[int, int, bytes]  # (ifindex, family, gateway): one nexthop object
+GroupKey = tuple[tuple[int, int], ...]  # ((member id, weight), ...), sorted
+
+
+def route_key(table: int, dst: bytes, dst_len: int, metric: int) -> int:
+    """A compact int for (table, prefix, metric): what identifies a kernel route."""
+    return (table << 72) | (metric << 40) | (int.from_bytes(dst, "big") << 8) | dst_len
+
+
+def has_net_admin() -> bool:
+    """Whether this process holds CAP_NET_ADMIN (needed to change routes)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("CapEff:"):
+                    return bool(int(line.split()[1], 16) >> CAP_NET_ADMIN & 1)
+    except OSError:
+        pass
+    return os.geteuid() == 0
+
+
+class _Failure:
+    """Why every route using some next hops fails (unknown interface, object refused)."""
+
+    __slots__ = ("code", "message")
+
+    def __init__(self, code: int, message: str) -> None:
+        self.code = code
+        self.message = message
+
+
+class NetlinkFib:
+    """FibBackend for the Linux kernel.
+
+    ``netns`` opens the socket inside ``/run/netns/<name>``; ``nexthop_objects``
+    None = use them when the kernel has them; ``readonly`` skips the
+    CAP_NET_ADMIN check (listing works unprivileged); ``errors_only_acks`` asks
+    the kernel to answer failures only (plus one ACK per chunk): fewer receive
+    calls, same per-op error reporting.
+    """
+
+    def __init__(
+        self,
+        *,
+        netns: str | None = None,
+        nexthop_objects: bool | None = None,
+        readonly: bool = False,
+        chunk_bytes: int = 200_000,
+        errors_only_acks: bool = True,
+    ) -> None:
+        if not readonly and not has_net_admin():
+            raise FibUnavailable(
+                "changing kernel routes needs CAP_NET_ADMIN: run as root "
+                "(or use a read-only command)"
+            )
+        self._sock = NlSocket(netns, chunk_bytes=chunk_bytes)
+        self.errors_only_acks = errors_only_acks
+        # Nexthop object state: own objects only, plus every id in use.
+        self._single: dict[HopKey, int] = {}
+        self._single_of: dict[int, HopKey] = {}
+        self._group: dict[GroupKey, int] = {}
+        self._members: dict[int, GroupKey] = {}
+        self._used_ids: set[int] = set()
+        self._next_id = NH_ID_FIRST
+        # Own route key -> nexthop id it uses (nexthop mode), and route counts per id.
+        self._index: dict[int, int] | None = None
+        self._refs: dict[int, int] = {}
+        # Route hops -> packed tail (or failure); by identity first, then by value.
+        self._tail_by_id: dict[int, tuple[tuple[Hop, ...], bytes | _Failure, int]] = {}
+        self._tail: dict[tuple[Hop, ...], tuple[bytes | _Failure, int]] = {}
+        self._links: dict[str, int] = {}
+        self._names: dict[int, str] = {}
+        self._refresh_links()
+        supported = self._load_nexthops()
+        if nexthop_objects and not supported:
+            self._sock.close()
+            raise FibUnavailable("this kernel has no nexthop objects (needs Linux >= 5.3)")
+        self.nexthop_objects: bool = supported if nexthop_objects is None else nexthop_objects
+
+    # --- interfaces -----------------------------------------------------------------
+
+    def _refresh_links(self) -> None:
+        links: dict[str, int] = {}
+        for buf, msg in self._sock.dump(nlmsg.pack_link_dump):
+            if msg.type == nlmsg.RTM_NEWLINK:
+                index, name = nlmsg.parse_link(buf, msg)
+                links[name] = index
+        self._links = links
+        self._names = {i: n for n, i in links.items()}
+        self._tail_by_id.clear()
+        self._tail.clear()
+
+    def check_interfaces(self, routes: Sequence[Route]) -> list[str]:
+        self._refresh_links()
+        return sorted(
+            {
+                nh.ifname
+                for r in routes
+                for nh in r.nexthops
+                if nh.ifname is not None and nh.ifname not in self._links
+            }
+        )
+
+    def _ifname(self, index: int) -> str:
+        name = self._names.get(index)
+        if name is None and index:
+            self._refresh_links()
+            name = self._names.get(index)
+        return name if name is not None else f"if{index}"
+
+    # --- nexthop objects --------------------------------------------------------------
+
+    def _load_nexthops(self) -> bool:
+        """Learn every nexthop object; False when the kernel has none (no support)."""
+        self._single.clear()
+        self._single_of.clear()
+        self._group.clear()
+        self._members.clear()
+        self._used_ids.clear()
+        try:
+            objs = self._dump_nexthops()
+        except DumpError as exc:
+            if exc.errno in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOENT):
+                return False
+            raise
+        for nh in objs:
+            self._used_ids.add(nh.id)
+            if nh.protocol != PROTO_NUMBER:
+                continue
+            if nh.hop is not None:
+                key = (nh.hop.ifindex, nh.hop.family, nh.hop.gateway)
+                self._single.setdefault(key, nh.id)
+                self._single_of[nh.id] = key
+            elif nh.group:
+                gkey = tuple(sorted(nh.group))
+                self._group.setdefault(gkey, nh.id)
+                self._members[nh.id] = gkey
+        return True
+
+    def _dump_nexthops(self) -> list[nlmsg.NexthopMsg]:
+        return [
+            nlmsg.parse_nexthop(buf, msg)
+            for buf, msg in self._sock.dump(nlmsg.pack_nexthop_dump)
+            if msg.type == nlmsg.RTM_NEWNEXTHOP
+        ]
+
+    def _alloc_id(self) -> int:
+        for _ in range(NH_ID_LAST - NH_ID_FIRST + 1):
+            nh_id = self._next_id
+            self._next_id = nh_id + 1 if nh_id < NH_ID_LAST else NH_ID_FIRST
+            if nh_id not in self._used_ids:
+                self._used_ids.add(nh_id)
+                return nh_id
+        raise FibException("no free nexthop object id left in the v4via6 range")
+
+    def _create_object(self, make: Callable[[int], bytes]) -> tuple[int, int, str]:
+        """Create one object with a fresh id (retrying on a taken id): (id, errno, text)."""
+        for _ in range(8):
+            nh_id = self._alloc_id()
+            ans = self._sock.request(make(nh_id))
+            if ans.errno != errno.EEXIST:
+                return nh_id, ans.errno, ans.text
+        return 0, errno.EEXIST, "could not find a free nexthop id"
+
+    def _hop_spec(self, hop: Hop) -> HopSpec | _Failure:
+        nh = hop.nexthop
+        ifindex = 0
+        if nh.ifname is not None:
+            found = self._links.get(nh.ifname)
+            if found is None:
+                return _Failure(errno.ENODEV, _msg(errno.ENODEV, f"unknown interface {nh.ifname!r}"))
+            ifindex = found
+        if nh.addr is None:
+            return HopSpec(ifindex, nlmsg.AF_UNSPEC, b"", hop.weight)
+        family = nlmsg.AF_INET6 if nh.addr.version == 6 else nlmsg.AF_INET
+        return HopSpec(ifindex, family, nh.addr.packed, hop.weight)
+
+    def _object_for(self, hops: tuple[Hop, ...]) -> int | _Failure:
+        """The nexthop object id for ``hops``, creating single/group objects as needed."""
+        members: list[tuple[int, int]] = []
+        for hop in hops:
+            spec = self._hop_spec(hop)
+            if isinstance(spec, _Failure):
+                return spec
+            key = (spec.ifindex, spec.family, spec.gateway)
+            nh_id = self._single.get(key)
+            if nh_id is None:
+                new_id, code, text = self._create_object(
+                    partial(_pack_single, spec=spec)
+                )
+                if code:
+                    self._used_ids.discard(new_id)
+                    return _Failure(code, _msg(code, text or f"nexthop {hop.nexthop}"))
+                nh_id = new_id
+                self._single[key] = nh_id
+                self._single_of[nh_id] = key
+            members.append((nh_id, hop.weight))
+        if len(members) == 1:
+            return members[0][0]
+        gkey = tuple(sorted(members))
+        gid = self._group.get(gkey)
+        if gid is None:
+            new_id, code, text = self._create_object(
+                lambda i: nlmsg.pack_nexthop_group(0, _F_ADD, i, PROTO_NUMBER, gkey)
+            )
+            if code:
+                self._used_ids.discard(new_id)
+                return _Failure(code, _msg(code, text or "nexthop group"))
+            gid = new_id
+            self._group[gkey] = gid
+            self._members[gid] = gkey
+        return gid
+
+    def _tail_for(self, hops: tuple[Hop, ...]) -> tuple[bytes | _Failure, int]:
+        """Packed next-hop attributes for a route, and the object id (0 when inline)."""
+        hit = self._tail.get(hops)
+        if hit is not None:
+            return hit
+        result: tuple[bytes | _Failure, int]
+        if not hops:
+            result = (b"", 0)
+        elif self.nexthop_objects:
+            obj = self._object_for(hops)
+            result = (obj, 0) if isinstance(obj, _Failure) else (nlmsg.nhid_tail(obj), obj)
+        else:
+            specs = []
+            for hop in hops:
+                spec = self._hop_spec(hop)
+                if isinstance(spec, _Failure):
+                    result = (spec, 0)
+                    break
+                specs.append(spec)
+            else:
+                result = (nlmsg.nexthop_tail(tuple(specs)), 0)
+        self._tail[hops] = result
+        return result
+
+    # --- own-route index (nexthop mode) ---------------------------------------------------
+
+    def _ensure_index(self) -> dict[int, int]:
+        if self._index is None:
+            index: dict[int, int] = {}
+            for rm in self._dump_route_msgs(own_only=True):
+                if rm.protocol == PROTO_NUMBER and rm.nh_id:
+                    index[route_key(rm.table, rm.dst, rm.dst_len, rm.metric)] = rm.nh_id
+            self._index = index
+            refs: dict[int, int] = {}
+            for nh_id in index.values():
+                refs[nh_id] = refs.get(nh_id, 0) + 1
+            self._refs = refs
+        return self._index
+
+    # --- apply -------------------------------------------------------------------------------
+
+    def apply(self, ops: Sequence[FibOp]) -> BatchResult:
+        result = BatchResult()
+        if not ops:
+            return result
+        self._refresh_if_unknown(ops)
+        foreign: dict[int, int] = {}
+        if any(op.kind is OpKind.REPLACE for op in ops):
+            foreign = self._foreign_keys()
+        index = self._ensure_index() if self.nexthop_objects else None
+
+        sent = array("I")  # request number -> op index
+        failed: dict[int, tuple[int, str]] = {}  # op index -> (errno, message)
+        seq0 = self._sock.begin()
+        track: tuple[list[int], list[int]] | None = ([], []) if index is not None else None
+        requests = self._requests(ops, seq0, sent, failed, foreign, track)
+
+        def on_answer(a: Answer) -> None:
+            if a.errno:
+                failed[sent[a.index]] = (a.errno, _msg(a.errno, a.text))
+
+        self._sock.bulk(seq0, requests, on_answer, errors_only=self.errors_only_acks)
+
+        for i in sorted(failed):
+            code, message = failed[i]
+            result.errors.append(OpFailure(ops[i], code, message))
+        result.ok = len(ops) - len(failed)
+        if index is not None and track is not None:
+            self._update_index(index, sent, failed, *track)
+        return result
+
+    def _refresh_if_unknown(self, ops: Sequence[FibOp]) -> None:
+        links = self._links
+        seen: set[int] = set()
+        for op in ops:
+            hops = op.route.hops
+            if id(hops) in seen:
+                continue
+            seen.add(id(hops))
+            for hop in hops:
+                name = hop.nexthop.ifname
+                if name is not None and name not in links:
+                    self._refresh_links()
+                    return
+
+    def _requests(
+        self,
+        ops: Sequence[FibOp],
+        seq0: int,
+        sent: array[int],
+        failed: dict[int, tuple[int, str]],
+        foreign: dict[int, int],
+        track: tuple[list[int], list[int]] | None,
+    ) -> Iterator[bytes]:
+        """Pack one request per op (skipping ops that fail before the kernel).
+
+        This is the hot loop: the header is packed inline (same bytes as
+        ``nlmsg.pack_route``). With ``track``, the route key and object id of every
+        request are appended to its two lists (for the own-route index).
+        """
+        head = nlmsg.ROUTE_HEAD.pack
+        head_size = nlmsg.ROUTE_HEAD.size
+        ack = 0 if self.errors_only_acks else nlmsg.NLM_F_ACK
+        f_add, f_rep, f_del = _F_ADD | ack, _F_REPLACE | ack, _F_DELETE | ack
+        new, delete = nlmsg.RTM_NEWROUTE, nlmsg.RTM_DELROUTE
+        unicast, nowhere = nlmsg.RTN_UNICAST, nlmsg.RT_SCOPE_NOWHERE
+        a_dst, a_table, a_prio = nlmsg.RTA_DST, nlmsg.RTA_TABLE, nlmsg.RTA_PRIORITY
+        src_attr = nlmsg.RTATTR.pack(8, nlmsg.RTA_PREFSRC)
+        inet, proto = nlmsg.AF_INET, PROTO_NUMBER
+        by_id = self._tail_by_id
+        add_sent = sent.append
+        keys_append, ids_append = (track[0].append, track[1].append) if track else (None, None)
+        from_bytes = int.from_bytes
+        seq = seq0
+        kind_delete, kind_replace = OpKind.DELETE, OpKind.REPLACE
+        for i, op in enumerate(ops):
+            r = op.route
+            prefix = r.prefix
+            dst = prefix.network_address.packed
+            plen = prefix.prefixlen
+            table = r.table
+            metric = r.metric
+            rtm_table = table if table < 256 else 0
+            if op.kind is kind_delete:
+                msg = head(
+                    head_size, delete, f_del, seq, 0, inet, plen, 0, 0, rtm_table, proto, nowhere, 0,
+                    0, 8, a_dst, dst, 8, a_table, table, 8, a_prio, metric,
+                )
+                nh_id = 0
+            else:
+                hops = r.hops
+                hit = by_id.get(id(hops))
+                if hit is None or hit[0] is not hops:
+                    tail0, nh0 = self._tail_for(hops)
+                    if len(by_id) > 4096:
+                        by_id.clear()
+                    hit = by_id[id(hops)] = (hops, tail0, nh0)
+                tail = hit[1]
+                nh_id = hit[2]
+                if isinstance(tail, _Failure):
+                    failed[i] = (tail.code, tail.message)
+                    continue
+                flags = f_add
+                if op.kind is kind_replace:
+                    flags = f_rep
+                    holder = foreign.get(route_key(table, dst, plen, metric))
+                    if holder is not None:
+                        failed[i] = (
+                            errno.EEXIST,
+                            _msg(errno.EEXIST, f"clash with proto {proto_name(holder)}"),
+                        )
+                        continue
+                src = r.src
+                if src is not None:
+                    tail = src_attr + src.packed + tail
+                msg = head(
+                    head_size + len(tail), new, flags, seq, 0, inet, plen, 0, 0, rtm_table, proto, 0,
+                    unicast, 0, 8, a_dst, dst, 8, a_table, table, 8, a_prio, metric,
+                ) + tail
+            add_sent(i)
+            if keys_append is not None and ids_append is not None:
+                keys_append((table << 72) | (metric << 40) | (from_bytes(dst, "big") << 8) | plen)
+                ids_append(nh_id)
+            seq += 1
+            yield msg
+
+    def _update_index(
+        self,
+        index: dict[int, int],
+        sent: array[int],
+        failed: dict[int, tuple[int, str]],
+        keys: list[int],
+        nh_ids: list[int],
+    ) -> None:
+        """Track which object each own route uses; delete objects nothing uses any more."""
+        if failed:
+            keep = [j for j, i in enumerate(sent) if i not in failed]
+            keys = [keys[j] for j in keep]
+            nh_ids = [nh_ids[j] for j in keep]
+        pop = index.pop
+        released: list[int] = []
+        drop = released.append
+        for key, nh_id in zip(keys, nh_ids, strict=True):
+            old = pop(key, 0)
+            if nh_id:
+                index[key] = nh_id
+            if old:
+                drop(old)
+        refs = self._refs
+        for nh_id, count in Counter(nh_ids).items():
+            if nh_id:
+                refs[nh_id] = refs.get(nh_id, 0) + count
+        for nh_id, count in Counter(released).items():
+            refs[nh_id] = refs.get(nh_id, 0) - count
+        # Objects nothing uses: released ones, and ones created for ops that failed.
+        touched = {i for i in self._members if refs.get(i, 0) <= 0}
+        touched.update(i for i in self._single_of if refs.get(i, 0) <= 0)
+        self._collect_garbage(touched)
+
+    def _collect_garbage(self, candidates: set[int]) -> None:
+        refs = self._refs
+        dead_groups = [g for g in candidates if g in self._members and refs.get(g, 0) == 0]
+        live_members = {
+            mid for g, members in self._members.items() if g not in dead_groups for mid, _ in members
+        }
+        dead_singles = [
+            s for s in candidates
+            if s in self._single_of and refs.get(s, 0) == 0 and s not in live_members
+        ]
+        if not dead_groups and not dead_singles:
+            return
+        in_use_by_others = self._foreign_nh_refs()
+        for nh_id in [*dead_groups, *dead_singles]:
+            if nh_id in in_use_by_others:
+                continue
+            ans = self._sock.request(nlmsg.pack_del_nexthop(0, 0, nh_id))
+            if ans.errno in (0, errno.ENOENT):
+                self._forget_object(nh_id)
+
+    def _forget_object(self, nh_id: int) -> None:
+        self._used_ids.discard(nh_id)
+        self._refs.pop(nh_id, None)
+        key = self._single_of.pop(nh_id, None)
+        if key is not None and self._single.get(key) == nh_id:
+            del self._single[key]
+        gkey = self._members.pop(nh_id, None)
+        if gkey is not None and self._group.get(gkey) == nh_id:
+            del self._group[gkey]
+        self._tail.clear()
+        self._tail_by_id.clear()
+
+    # --- dumps ---------------------------------------------------------------------------------
+
+    def _dump_route_msgs(self, *, own_only: bool, table: int | None = None) -> list[nlmsg.RouteMsg]:
+        proto = PROTO_NUMBER if own_only and self._sock.strict else 0
+        tbl = (table or 0) if self._sock.strict else 0
+        out = []
+        for buf, msg in self._sock.dump(lambda seq: nlmsg.pack_route_dump(seq, proto, tbl)):
+            if msg.type != nlmsg.RTM_NEWROUTE:
+                continue
+            if own_only and nlmsg.route_protocol(buf, msg) != PROTO_NUMBER:
+                continue
+            rm = nlmsg.parse_route(buf, msg)
+            if table is None or rm.table == table:
+                out.append(rm)
+        return out
+
+    def _foreign_keys(self) -> dict[int, int]:
+        """Key -> protocol of every route another protocol holds (own routes skipped fast)."""
+        keys: dict[int, int] = {}
+        for buf, msg in self._sock.dump(lambda seq: nlmsg.pack_route_dump(seq)):
+            if msg.type != nlmsg.RTM_NEWROUTE:
+                continue
+            proto = nlmsg.route_protocol(buf, msg)
+            if proto == PROTO_NUMBER:
+                continue
+            rm = nlmsg.parse_route(buf, msg)
+            keys[route_key(rm.table, rm.dst, rm.dst_len, rm.metric)] = proto
+        return keys
+
+    def _foreign_nh_refs(self) -> set[int]:
+        """Nexthop ids that routes of other protocols point at (directly)."""
+        ids: set[int] = set()
+        for buf, msg in self._sock.dump(lambda seq: nlmsg.pack_route_dump(seq)):
+            if msg.type == nlmsg.RTM_NEWROUTE and nlmsg.route_protocol(buf, msg) != PROTO_NUMBER:
+                rm = nlmsg.parse_route(buf, msg)
+                if rm.nh_id:
+                    ids.add(rm.nh_id)
+        # A foreign route on one of our groups also pins the group's members.
+        for gid in list(ids):
+            ids.update(mid for mid, _ in self._members.get(gid, ()))
+        return ids
+
+    # --- listing ----------------------------------------------------------------------------------
+
+    def list_routes(self, *, own_only: bool = True, table: int | None = None) -> list[KernelRoute]:
+        msgs = self._dump_route_msgs(own_only=own_only, table=table)
+        objects: dict[int, nlmsg.NexthopMsg] | None = None
+        if any(rm.nh_id for rm in msgs):
+            try:
+                objects = {nh.id: nh for nh in self._dump_nexthops()}
+            except DumpError:
+                objects = None
+        names: dict[int, str] = {}
+        hop_cache: dict[HopSpec, Hop] = {}
+        out: list[KernelRoute] = []
+        for rm in msgs:
+            kind = _KINDS.get(rm.type)
+            if kind is None:
+                continue
+            specs = rm.hops
+            if rm.nh_id and objects is not None and rm.nh_id in objects:
+                specs = _resolve(objects, rm.nh_id) or specs
+            hops: list[Hop] = []
+            seen: set[NextHop] = set()
+            for spec in specs:
+                hop = hop_cache.get(spec)
+                if hop is None:
+                    hop = Hop(self._nexthop(spec), spec.weight)
+                    hop_cache[spec] = hop
+                if hop.nexthop not in seen:
+                    seen.add(hop.nexthop)
+                    hops.append(hop)
+            name = names.get(rm.protocol)
+            if name is None:
+                name = names[rm.protocol] = proto_name(rm.protocol)
+            try:
+                route = Route(
+                    IPv4Network((int.from_bytes(rm.dst, "big"), rm.dst_len)),
+                    tuple(hops),
+                    rm.metric,
+                    IPv4Address(rm.prefsrc) if rm.prefsrc else None,
+                    rm.table,
+                    kind,
+                )
+            except (ModelError, ValueError):
+                continue
+            out.append(KernelRoute(route, rm.protocol, name))
+        return out
+
+    def _nexthop(self, spec: HopSpec) -> NextHop:
+        ifname = self._ifname(spec.ifindex) if spec.ifindex else None
+        if spec.family == nlmsg.AF_INET6:
+            return NextHop(IPv6Address(spec.gateway), ifname)
+        if spec.family == nlmsg.AF_INET:
+            return NextHop(IPv4Address(spec.gateway), ifname)
+        return NextHop(None, ifname)
+
+    # --- withdraw / flush ----------------------------------------------------------------------------
+
+    def withdraw_nexthop(self, nh: NextHop) -> int:
+        """Remove next hop ``nh`` from every own route; return how many routes went.
+
+        With nexthop objects this deletes the object: the kernel drops every route
+        using it (and shrinks groups holding it) in one go. Routes on a group keep
+        their other next hops. Falls back to per-route changes when the object is
+        unknown or a foreign route uses it.
+        """
+        spec = self._hop_spec(Hop(nh))
+        if isinstance(spec, _Failure):
+            return 0
+        nh_id = self._single.get((spec.ifindex, spec.family, spec.gateway))
+        if not self.nexthop_objects or nh_id is None:
+            return self._withdraw_per_route(nh)
+        index = self._ensure_index()
+        groups = [g for g, members in self._members.items() if any(m == nh_id for m, _ in members)]
+        if self._foreign_nh_refs() & {nh_id, *groups}:
+            return self._withdraw_per_route(nh)
+        dropped = {nh_id} | {
+            g for g in groups if all(m == nh_id for m, _ in self._members[g])
+        }
+        ans = self._sock.request(nlmsg.pack_del_nexthop(0, 0, nh_id))
+        if ans.errno and ans.errno != errno.ENOENT:
+            raise FibException(f"deleting nexthop object {nh_id}: {_msg(ans.errno, ans.text)}")
+        gone = [k for k, v in index.items() if v in dropped]
+        for k in gone:
+            del index[k]
+        for g in dropped:
+            self._forget_object(g)
+        for g in groups:
+            if g in dropped:
+                continue
+            rest = tuple(m for m in self._members[g] if m[0] != nh_id)
+            old = self._members[g]
+            if self._group.get(old) == g:
+                del self._group[old]
+            self._members[g] = rest
+            self._group.setdefault(rest, g)
+        self._tail.clear()
+        self._tail_by_id.clear()
+        return len(gone)
+
+    def _withdraw_per_route(self, nh: NextHop) -> int:
+        ops: list[FibOp] = []
+        for kr in self.list_routes(own_only=True):
+            r = kr.route
+            if nh not in r.nexthops:
+                continue
+            rest = tuple(h for h in r.hops if h.nexthop != nh)
+            if rest:
+                ops.append(FibOp(OpKind.REPLACE, Route(r.prefix, rest, r.metric, r.src, r.table)))
+            else:
+                ops.append(FibOp(OpKind.DELETE, r))
+        result = self.apply(ops)
+        failed = {id(f.op) for f in result.errors}
+        return sum(1 for op in ops if op.kind is OpKind.DELETE and id(op) not in failed)
+
+    def flush(self) -> BatchResult:
+        """Delete every own route, then every own nexthop object no foreign route uses."""
+        result = BatchResult()
+        msgs = self._dump_route_msgs(own_only=True)
+        seq0 = self._sock.begin()
+        ack = 0 if self.errors_only_acks else nlmsg.NLM_F_ACK
+        requests = (
+            nlmsg.pack_route(
+                nlmsg.RTM_DELROUTE, _F_DELETE | ack, seq0 + i, rm.dst, rm.dst_len, rm.table,
+                rm.metric, PROTO_NUMBER,
+            )
+            for i, rm in enumerate(msgs)
+        )
+        failed: list[Answer] = []
+
+        def on_answer(a: Answer) -> None:
+            if a.errno:
+                failed.append(a)
+
+        self._sock.bulk(seq0, requests, on_answer, errors_only=self.errors_only_acks)
+        for a in failed:
+            rm = msgs[a.index]
+            route = Route(IPv4Network((int.from_bytes(rm.dst, "big"), rm.dst_len)), (),
+                          rm.metric, None, rm.table)
+            result.errors.append(OpFailure(FibOp(OpKind.DELETE, route), a.errno,
+                                           _msg(a.errno, a.text)))
+        result.ok = len(msgs) - len(failed)
+        if self._load_nexthops():
+            pinned = self._foreign_nh_refs()
+            own = [*self._members, *self._single_of]  # groups first
+            for nh_id in own:
+                if nh_id not in pinned:
+                    ans = self._sock.request(nlmsg.pack_del_nexthop(0, 0, nh_id))
+                    if ans.errno in (0, errno.ENOENT):
+                        self._forget_object(nh_id)
+        self._index = {} if self.nexthop_objects else None
+        self._refs = {}
+        self._tail.clear()
+        self._tail_by_id.clear()
+        return result
+
+    def close(self) -> None:
+        self._sock.close()
+
+    def __enter__(self) -> NetlinkFib:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _pack_single(nh_id: int, *, spec: HopSpec) -> bytes:
+    return nlmsg.pack_nexthop(0, _F_ADD, nh_id, PROTO_NUMBER, spec)
+
+
+def _resolve(objects: dict[int, nlmsg.NexthopMsg], nh_id: int) -> tuple[HopSpec, ...]:
+    """The hops a nexthop object stands for (a group's members with their weights)."""
+    obj = objects[nh_id]
+    if obj.hop is not None:
+        return (obj.hop,)
+    hops = []
+    for mid, weight in obj.group:
+        member = objects.get(mid)
+        if member is not None and member.hop is not None:
+            hops.append(member.hop._replace(weight=weight))
+    return tuple(hops)
+
+
+def _msg(code: int, detail: str = "") -> str:
+    text = os.strerror(code)
+    return f"{text}: {detail}" if detail else text
+
+
+__all__ = ["NH_ID_FIRST", "NH_ID_LAST", "NetlinkFib", "has_net_admin", "route_key", "stamp"]

@@ -1,0 +1,520 @@
+"""Channels: the only way a protocol talks to the RIB (BIRD's ``struct channel``).
+
+A ``Channel`` joins one BGP peer (or the local/static source) to one Loc-RIB:
+import side (Adj-RIB-In before policy, import policy, prefix limit) and export
+side (split horizon, well-known communities, export policy, pending deltas the
+session drains with ``take_export``). A ``FibChannel`` is an export-only channel
+that turns Loc-RIB deltas into kernel routes (``take_batch`` / ``to_ops``).
+Counters: received, accepted, filtered, exported (sent / installed).
+Everything is bulk: lists of int keys and one shared path object per call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from ipaddress import IPv4Address
+from typing import Generic, TypeVar
+
+from v4via6.fib.backend import FibOp, OpKind
+from v4via6.model import MAIN_TABLE, Hop, NextHop, Route
+from v4via6.rib.adj_in import AdjRibIn
+from v4via6.rib.attrs import NO_ADVERTISE, NO_EXPORT, PathAttrs
+from v4via6.rib.keys import key_to_ipv4
+from v4via6.rib.loc_rib import BestSet, Change, LocRib
+from v4via6.rib.path import PathNextHop, PathRef, PeerInfo, PeerKind
+from v4via6.rib.policy import ACCEPT_ALL, AttrsReplacer, Policy, replace_attrs
+
+V = TypeVar("V")
+
+#: Bound on per-channel policy caches (distinct paths); cleared when reached.
+POLICY_CACHE_SIZE = 200_000
+
+
+@dataclass(slots=True)
+class ChannelCounters:
+    """received: in Adj-RIB-In; accepted: after import policy; exported: sent/installed."""
+
+    received: int = 0
+    accepted: int = 0
+    exported: int = 0
+    limit_hits: int = 0
+
+    @property
+    def filtered(self) -> int:
+        return self.received - self.accepted
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "received": self.received,
+            "accepted": self.accepted,
+            "filtered": self.filtered,
+            "exported": self.exported,
+            "limit_hits": self.limit_hits,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ImportResult:
+    """Loc-RIB deltas caused by an import call; ``limit_exceeded``: prefix limit crossed."""
+
+    changes: list[Change]
+    limit_exceeded: bool = False
+
+
+@dataclass(slots=True)
+class ExportBatch:
+    """What to send a peer: keys grouped by path (one UPDATE per group), and withdrawals."""
+
+    announce: dict[PathRef, list[int]] = field(default_factory=dict)
+    withdraw: list[int] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return sum(len(v) for v in self.announce.values()) + len(self.withdraw)
+
+
+class _Pending(Generic[V]):
+    """Deltas not yet drained, coalesced per key (A -> B -> A sends nothing)."""
+
+    __slots__ = ("before", "now")
+
+    def __init__(self) -> None:
+        self.before: dict[int, V | None] = {}
+        self.now: dict[int, V | None] = {}
+
+    def take(self) -> tuple[dict[V, list[int]], dict[V, list[int]]]:
+        """(install: new value -> keys, remove: old value -> keys); values are interned,
+        so grouping is by identity (hashing a next-hop set per key would cost more)."""
+        by_id: dict[int, V] = {}
+        install: dict[int, list[int]] = {}
+        remove: dict[int, list[int]] = {}
+        before = self.before
+        last_new: V | None = None
+        last_old: V | None = None
+        new_bucket: list[int] = []
+        old_bucket: list[int] = []
+        for key, value in self.now.items():
+            old = before[key]
+            if value is old:
+                continue
+            if value is None:
+                if old is not last_old:
+                    assert old is not None
+                    last_old = old
+                    old_bucket = remove.setdefault(id(old), [])
+                    by_id[id(old)] = old
+                old_bucket.append(key)
+            else:
+                if old is not None and value == old:
+                    continue
+                if value is not last_new:
+                    last_new = value
+                    new_bucket = install.setdefault(id(value), [])
+                    by_id[id(value)] = value
+                new_bucket.append(key)
+        self.clear()
+        return (
+            {by_id[i]: ks for i, ks in install.items()},
+            {by_id[i]: ks for i, ks in remove.items()},
+        )
+
+    def clear(self) -> None:
+        self.before.clear()
+        self.now.clear()
+
+    def __len__(self) -> int:
+        return len(self.now)
+
+
+class Channel:
+    """One peer (or local source) <-> one Loc-RIB."""
+
+    def __init__(
+        self,
+        rib: LocRib,
+        peer: PeerInfo,
+        *,
+        import_policy: Policy = ACCEPT_ALL,
+        export_policy: Policy = ACCEPT_ALL,
+        prefix_limit: int | None = None,
+        replace: AttrsReplacer = replace_attrs,
+    ) -> None:
+        if peer in rib.sources:
+            raise ValueError(f"peer {peer.name!r} already has a channel on this table")
+        if prefix_limit is not None and prefix_limit < 1:
+            raise ValueError(f"prefix_limit: expected a positive integer, got {prefix_limit}")
+        self.rib = rib
+        self.peer = peer
+        self.import_policy = import_policy
+        self.export_policy = export_policy
+        self.prefix_limit = prefix_limit
+        self.counters = ChannelCounters()
+        self.adj_in = AdjRibIn(peer)
+        self._replace = replace
+        self._accepted: dict[int, PathRef] = self.adj_in.routes if import_policy.passthrough else {}
+        self._import_cache: dict[PathRef, PathRef | None] = {}
+        self._export_cache: dict[PathRef, PathRef | None] = {}
+        self._pending: _Pending[PathRef] = _Pending()
+        self._exporting = False
+        rib.attach(peer, self._accepted)
+        rib.subscribe(self)
+
+    # --- import side --------------------------------------------------------------
+
+    @property
+    def accepted(self) -> dict[int, PathRef]:
+        """Post-policy routes (the same dict as the Adj-RIB-In when policy is "all")."""
+        return self._accepted
+
+    def _aliased(self) -> bool:
+        return self._accepted is self.adj_in.routes
+
+    def _intake(self, attrs: PathAttrs, nexthop: PathNextHop) -> PathRef:
+        if self.peer.is_ebgp and attrs.local_pref is not None:
+            # RFC 4271 §5.1.5: LOCAL_PREF from an external peer is ignored.
+            attrs = self._replace(attrs, local_pref=None)
+        attrs = self.rib.attrs_interner.intern(attrs)
+        return self.rib.path_interner.intern(PathRef(attrs, nexthop, self.peer))
+
+    def _import_path(self, raw: PathRef) -> PathRef | None:
+        cache = self._import_cache
+        if raw in cache:
+            return cache[raw]
+        if len(cache) >= POLICY_CACHE_SIZE:
+            cache.clear()
+        attrs = self.import_policy.apply_attrs(raw.attrs, self._replace)
+        out: PathRef | None
+        if attrs is None:
+            out = None
+        elif attrs is raw.attrs:
+            out = raw
+        else:
+            interned = self.rib.attrs_interner.intern(attrs)
+            out = self.rib.path_interner.intern(PathRef(interned, raw.nexthop, raw.peer))
+        cache[raw] = out
+        return out
+
+    def announce(self, keys: Sequence[int], attrs: PathAttrs, nexthop: PathNextHop) -> ImportResult:
+        """The peer announced ``keys`` with one attribute set and next hop."""
+        raw = self._intake(attrs, nexthop)
+        self.adj_in.announce(keys, raw)
+        rib = self.rib
+        if self._aliased():
+            changes = rib.update_uniform(self.peer, keys, raw)
+            return ImportResult(changes, self._count_and_check_limit())
+        out = self._import_path(raw)
+        accepted: Sequence[int]
+        rejected: Sequence[int]
+        if out is None:
+            accepted, rejected = (), keys
+        else:
+            accepted, rejected = self.import_policy.split_keys(list(keys), rib.family)
+            self._accepted.update(dict.fromkeys(accepted, out))
+        pop = self._accepted.pop
+        for k in rejected:
+            pop(k, None)
+        changes = rib.update_uniform(self.peer, accepted, out) if accepted else []
+        if rejected:
+            changes += rib.update_uniform(self.peer, rejected, None)
+        return ImportResult(changes, self._count_and_check_limit())
+
+    def withdraw(self, keys: Iterable[int]) -> ImportResult:
+        """The peer withdrew ``keys``."""
+        gone = self.adj_in.withdraw(keys)
+        if not self._aliased():
+            pop = self._accepted.pop
+            for k in gone:
+                pop(k, None)
+        changes = self.rib.update_uniform(self.peer, gone, None)
+        return ImportResult(changes, self._count_and_check_limit())
+
+    def withdraw_all(self) -> ImportResult:
+        """Session lost: drop every route of this peer; deltas for the FIB and other peers."""
+        gone = self.adj_in.withdraw_all()
+        if not self._aliased():
+            self._accepted.clear()
+        changes = self.rib.update_uniform(self.peer, gone, None)
+        return ImportResult(changes, self._count_and_check_limit())
+
+    def set_import_policy(self, policy: Policy) -> ImportResult:
+        """Re-run import from the Adj-RIB-In with a new policy (soft-in, no session reset)."""
+        old = self._accepted
+        self.import_policy = policy
+        self._import_cache.clear()
+        new: dict[int, PathRef]
+        if policy.passthrough:
+            new = self.adj_in.routes
+        else:
+            new = {}
+            for raw, keys in self.adj_in.groups().items():
+                out = self._import_path(raw)
+                if out is not None:
+                    hit, _ = policy.split_keys(keys, self.rib.family)
+                    new.update(dict.fromkeys(hit, out))
+        changed = [k for k, p in old.items() if new.get(k) is not p]
+        changed.extend(k for k in new if k not in old)
+        self._accepted = new
+        self.rib.attach(self.peer, new)
+        changes = self.rib.update(self.peer, changed, ())
+        return ImportResult(changes, self._count_and_check_limit())
+
+    def _count_and_check_limit(self) -> bool:
+        counters = self.counters
+        counters.received = len(self.adj_in)
+        counters.accepted = len(self._accepted)
+        if self.prefix_limit is None or counters.received <= self.prefix_limit:
+            return False
+        counters.limit_hits += 1
+        return True
+
+    # --- export side ----------------------------------------------------------------
+
+    def _export_path(self, policy: Policy, cache: dict[PathRef, PathRef | None], best: PathRef) -> PathRef | None:
+        if best in cache:
+            return cache[best]
+        if len(cache) >= POLICY_CACHE_SIZE:
+            cache.clear()
+        out: PathRef | None = None
+        src = best.peer
+        comms = best.attrs.communities
+        if (
+            src == self.peer
+            or (src.kind is PeerKind.IBGP and self.peer.kind is PeerKind.IBGP)
+            or NO_ADVERTISE in comms
+            or (NO_EXPORT in comms and self.peer.kind is PeerKind.EBGP)
+        ):
+            out = None
+        else:
+            attrs = policy.apply_attrs(best.attrs, self._replace)
+            if attrs is None:
+                out = None
+            elif attrs is best.attrs:
+                out = best
+            else:
+                interned = self.rib.attrs_interner.intern(attrs)
+                out = self.rib.path_interner.intern(PathRef(interned, best.nexthop, best.peer))
+        cache[best] = out
+        return out
+
+    def notify(self, changes: Sequence[Change]) -> None:
+        """Loc-RIB deltas (called by the Loc-RIB)."""
+        if not self._exporting:
+            return
+        self._record_all(changes, self.export_policy, self._export_cache)
+
+    def _record_all(
+        self,
+        changes: Iterable[Change],
+        policy: Policy,
+        cache: dict[PathRef, PathRef | None],
+    ) -> None:
+        before = self._pending.before.setdefault
+        now = self._pending.now
+        export_path = self._export_path
+        prefix = policy.prefix
+        family = self.rib.family
+        exported = 0
+        # Consecutive keys mostly share a best set: remember the last answers.
+        last_old: BestSet | None = None
+        last_new: BestSet | None = None
+        out_old: PathRef | None = None
+        out_new: PathRef | None = None
+        for key, old, new in changes:
+            if old is None:
+                o = None
+            else:
+                if old is not last_old:
+                    last_old, out_old = old, export_path(policy, cache, old[0])
+                o = out_old
+            if new is None:
+                n = None
+            else:
+                if new is not last_new:
+                    last_new, out_new = new, export_path(policy, cache, new[0])
+                n = out_new
+            if prefix is not None and (o is not None or n is not None) and not prefix.matches(key, family):
+                o = n = None
+            if o is n:
+                continue
+            before(key, o)
+            now[key] = n
+            if o is None:
+                exported += 1
+            elif n is None:
+                exported -= 1
+        self.counters.exported += exported
+
+    def start_export(self) -> None:
+        """Session up: queue the whole Loc-RIB (after export rules and policy)."""
+        self.stop_export()
+        self._exporting = True
+        self.notify([(k, None, b) for k, b in self.rib.best.items()])
+
+    def stop_export(self) -> None:
+        """Session down: nothing is sent any more, nothing is pending."""
+        self._exporting = False
+        self._pending.clear()
+        self.counters.exported = 0
+
+    def set_export_policy(self, policy: Policy) -> None:
+        """Soft-out: queue the difference the new export policy makes."""
+        old_policy, old_cache = self.export_policy, self._export_cache
+        self.export_policy = policy
+        self._export_cache = {}
+        if not self._exporting:
+            return
+        # Withdraw what the old policy sent, then announce what the new one sends;
+        # the pending map coalesces the two into the real difference.
+        best = list(self.rib.best.items())
+        self._record_all(((k, b, None) for k, b in best), old_policy, old_cache)
+        self._record_all(((k, None, b) for k, b in best), policy, self._export_cache)
+
+    def take_export(self) -> ExportBatch:
+        """Drain pending deltas, grouped for packing into UPDATEs."""
+        install, remove = self._pending.take()
+        withdraw = [k for keys in remove.values() for k in keys]
+        return ExportBatch(install, withdraw)
+
+    @property
+    def export_pending(self) -> int:
+        return len(self._pending)
+
+    def close(self) -> list[Change]:
+        """Remove this channel from the RIB (peer deleted from config)."""
+        self.stop_export()
+        self.rib.unsubscribe(self)
+        return self.rib.detach(self.peer)
+
+
+# --- the FIB as a channel -------------------------------------------------------------
+
+Hops = tuple[Hop, ...]
+
+
+@dataclass(slots=True)
+class FibBatch:
+    """Kernel work: keys grouped by next-hop set to install, and to remove (old hops)."""
+
+    install: dict[Hops, list[int]] = field(default_factory=dict)
+    remove: dict[Hops, list[int]] = field(default_factory=dict)
+    metric: int = 0
+    src: IPv4Address | None = None
+    table: int = MAIN_TABLE
+
+    def __len__(self) -> int:
+        return sum(len(v) for v in self.install.values()) + sum(len(v) for v in self.remove.values())
+
+    def to_ops(self) -> list[FibOp]:
+        """The batch as FibBackend ops (REPLACE to install, DELETE to remove)."""
+        ops: list[FibOp] = []
+        for kind, groups in ((OpKind.DELETE, self.remove), (OpKind.REPLACE, self.install)):
+            for hops, keys in groups.items():
+                for key in keys:
+                    route = Route(key_to_ipv4(key), hops, self.metric, self.src, self.table)
+                    ops.append(FibOp(kind, route))
+        return ops
+
+
+class FibChannel:
+    """Exports Loc-RIB best paths to the kernel FIB as deltas (IPv4 only)."""
+
+    def __init__(
+        self,
+        rib: LocRib,
+        *,
+        export_policy: Policy = ACCEPT_ALL,
+        metric: int = 0,
+        src: IPv4Address | None = None,
+        table: int = MAIN_TABLE,
+    ) -> None:
+        if rib.family != 4:
+            raise ValueError(f"FibChannel: expected an IPv4 Loc-RIB, got family {rib.family}")
+        self.rib = rib
+        self.export_policy = export_policy
+        self.metric = metric
+        self.src = src
+        self.table = table
+        self.counters = ChannelCounters()
+        self._hops: dict[BestSet, Hops | None] = {}
+        self._hop_sets: dict[Hops, Hops] = {}
+        self._pending: _Pending[Hops] = _Pending()
+        rib.subscribe(self)
+
+    def hops_for(self, best: BestSet) -> Hops | None:
+        """Distinct installable next hops of a best set (None: nothing to install)."""
+        if best in self._hops:
+            return self._hops[best]
+        if len(self._hops) >= POLICY_CACHE_SIZE:
+            self._hops.clear()
+        found: Hops | None = None
+        if self.export_policy.apply_attrs(best[0].attrs) is not None:
+            seen: dict[NextHop, None] = {}
+            for path in best:
+                res = self.rib.resolution(path)
+                if res is not None and res.nexthop is not None:
+                    seen[res.nexthop] = None
+            if seen:
+                hops = tuple(Hop(nh) for nh in seen)
+                found = self._hop_sets.setdefault(hops, hops)
+        self._hops[best] = found
+        return found
+
+    def _of(self, key: int, best: BestSet | None) -> Hops | None:
+        if best is None:
+            return None
+        hops = self.hops_for(best)
+        prefix = self.export_policy.prefix
+        if hops is None or (prefix is not None and not prefix.matches(key, 4)):
+            return None
+        return hops
+
+    def notify(self, changes: Sequence[Change]) -> None:
+        before = self._pending.before.setdefault
+        now = self._pending.now
+        hops_for = self.hops_for
+        prefix = self.export_policy.prefix
+        exported = 0
+        last_old: BestSet | None = None
+        last_new: BestSet | None = None
+        hops_old: Hops | None = None
+        hops_new: Hops | None = None
+        for key, old, new in changes:
+            if old is None:
+                o = None
+            else:
+                if old is not last_old:
+                    last_old, hops_old = old, hops_for(old)
+                o = hops_old
+            if new is None:
+                n = None
+            else:
+                if new is not last_new:
+                    last_new, hops_new = new, hops_for(new)
+                n = hops_new
+            if prefix is not None and (o is not None or n is not None) and not prefix.matches(key, 4):
+                o = n = None
+            if o is n:
+                continue
+            before(key, o)
+            now[key] = n
+            if o is None:
+                exported += 1
+            elif n is None:
+                exported -= 1
+        self.counters.exported += exported
+
+    def take_batch(self) -> FibBatch:
+        """Drain pending kernel work."""
+        install, remove = self._pending.take()
+        return FibBatch(install, remove, self.metric, self.src, self.table)
+
+    def desired(self) -> Iterator[Route]:
+        """Every route the FIB should hold now (for reconcile at start)."""
+        for key, best in self.rib.best.items():
+            hops = self._of(key, best)
+            if hops is not None:
+                yield Route(key_to_ipv4(key), hops, self.metric, self.src, self.table)
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)

@@ -1,0 +1,217 @@
+"""Loc-RIB: the best path(s) per prefix, recomputed only for prefixes that changed.
+
+Sources (one per channel) are post-policy ``dict[int, PathRef]`` maps the
+channel owns and attaches here. ``update(peer, announced, withdrawn)`` re-runs
+the decision process for those keys only and returns the deltas
+``(key, old best set, new best set)``; subscribed export channels (peers, the
+FIB) receive the same deltas. A best set is an interned tuple of PathRefs
+(winner first, then ECMP partners), so a million prefixes with one best path
+share one tuple and "unchanged" is an identity test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Protocol
+
+from v4via6.rib import bestpath
+from v4via6.rib.attrs import PathAttrs
+from v4via6.rib.intern import Interner
+from v4via6.rib.nexthop import NextHopResolver
+from v4via6.rib.path import PathRef, PeerInfo, Resolution
+
+BestSet = tuple[PathRef, ...]
+Change = tuple[int, BestSet | None, BestSet | None]
+
+
+class RibSink(Protocol):
+    """Something that follows Loc-RIB deltas (an export channel)."""
+
+    def notify(self, changes: Sequence[Change]) -> None: ...
+
+
+class LocRib:
+    """Best paths of one address family."""
+
+    def __init__(
+        self,
+        resolver: NextHopResolver | None = None,
+        *,
+        family: int = 4,
+        cache_size: int = 1_000_000,
+    ) -> None:
+        self.family = family
+        self.resolver = resolver or NextHopResolver()
+        self.best: dict[int, BestSet] = {}
+        self._sources: dict[PeerInfo, Mapping[int, PathRef]] = {}
+        self._sinks: list[RibSink] = []
+        self._sets: Interner[BestSet] = Interner(cache_size)
+        self._resolved: dict[PathRef, Resolution | None] = {}
+        self._single: dict[PathRef, BestSet | None] = {}
+        self._cache_size = cache_size
+        #: Shared by every channel of this table: equal values become one object.
+        self.attrs_interner: Interner[PathAttrs] = Interner(cache_size)
+        self.path_interner: Interner[PathRef] = Interner(cache_size)
+
+    # --- sources and sinks ------------------------------------------------------
+
+    def attach(self, peer: PeerInfo, routes: Mapping[int, PathRef]) -> None:
+        """Register (or replace) a source's post-policy routes. Call update() after."""
+        self._sources[peer] = routes
+
+    def detach(self, peer: PeerInfo) -> list[Change]:
+        """Remove a source entirely; returns (and publishes) the resulting deltas."""
+        routes = self._sources.pop(peer, None)
+        if routes is None:
+            return []
+        return self.update(peer, (), list(routes))
+
+    def subscribe(self, sink: RibSink) -> None:
+        self._sinks.append(sink)
+
+    def unsubscribe(self, sink: RibSink) -> None:
+        self._sinks = [s for s in self._sinks if s is not sink]
+
+    @property
+    def sources(self) -> tuple[PeerInfo, ...]:
+        return tuple(self._sources)
+
+    # --- next hops ----------------------------------------------------------------
+
+    def resolution(self, path: PathRef) -> Resolution | None:
+        """Cached next-hop resolution of a path (None: unresolvable)."""
+        try:
+            return self._resolved[path]
+        except KeyError:
+            pass
+        if len(self._resolved) >= self._cache_size:
+            self._resolved.clear()
+            self._single.clear()
+        res = self.resolver.resolve(path)
+        self._resolved[path] = res
+        return res
+
+    def refresh_nexthops(self) -> list[Change]:
+        """Next-hop reachability changed: forget resolutions, recompute every prefix."""
+        self._resolved.clear()
+        self._single.clear()
+        keys: set[int] = set(self.best)
+        for routes in self._sources.values():
+            keys.update(routes)
+        return self.update(None, keys, ())
+
+    def _single_set(self, path: PathRef) -> BestSet | None:
+        if path in self._single:
+            return self._single[path]
+        value = self._sets.intern((path,)) if self.resolution(path) is not None else None
+        self._single[path] = value
+        return value
+
+    # --- the decision -------------------------------------------------------------
+
+    def update(
+        self,
+        peer: PeerInfo | None,
+        announced: Iterable[int],
+        withdrawn: Iterable[int],
+    ) -> list[Change]:
+        """Re-run best path for these keys (after the source map changed); publish deltas."""
+        changes = self._recompute(announced) + self._recompute(withdrawn)
+        if changes:
+            for sink in self._sinks:
+                sink.notify(changes)
+        return changes
+
+    def update_uniform(
+        self, peer: PeerInfo, keys: Sequence[int], path: PathRef | None
+    ) -> list[Change]:
+        """Like ``update`` when every key of ``peer``'s source now maps to ``path``
+        (None: removed). With a single source this runs at C speed; else it is ``update``."""
+        if len(self._sources) != 1 or peer not in self._sources:
+            return self.update(peer, keys, ())
+        new = None if path is None else self._single_set(path)
+        best = self.best
+        changes: list[Change]
+        if new is None:
+            pop = best.pop
+            olds = [pop(k, None) for k in keys]
+            changes = [(k, o, None) for k, o in zip(keys, olds, strict=True) if o is not None]
+        else:
+            olds = list(map(best.get, keys))
+            best.update(dict.fromkeys(keys, new))
+            changes = [(k, o, new) for k, o in zip(keys, olds, strict=True) if o is not new]
+        if changes:
+            for sink in self._sinks:
+                sink.notify(changes)
+        return changes
+
+    def _recompute(self, keys: Iterable[int]) -> list[Change]:
+        best = self.best
+        changes: list[Change] = []
+        append = changes.append
+        sources = list(self._sources.values())
+        if len(sources) == 1:
+            routes = sources[0]
+            last_path: PathRef | None = None
+            last_set: BestSet | None = None
+            for k in keys:
+                path = routes.get(k)
+                if path is None:
+                    new = None
+                elif path is last_path:
+                    new = last_set
+                else:
+                    new = last_set = self._single_set(path)
+                    last_path = path
+                old = best.get(k)
+                if old is new:
+                    continue
+                if new is None:
+                    del best[k]
+                else:
+                    best[k] = new
+                append((k, old, new))
+            return changes
+        for k in keys:
+            new = self._decide_key(k, sources)
+            old = best.get(k)
+            if old is new or old == new:
+                continue
+            if new is None:
+                del best[k]
+            else:
+                best[k] = new
+            append((k, old, new))
+        return changes
+
+    def _decide_key(self, key: int, sources: list[Mapping[int, PathRef]]) -> BestSet | None:
+        paths = [p for routes in sources if (p := routes.get(key)) is not None]
+        if not paths:
+            return None
+        if len(paths) == 1:
+            return self._single_set(paths[0])
+        chosen = bestpath.select((p, self.resolution(p)) for p in paths)
+        if not chosen:
+            return None
+        if len(chosen) == 1:
+            return self._single_set(chosen[0])
+        return self._sets.intern(chosen)
+
+    # --- queries --------------------------------------------------------------------
+
+    def candidates(self, key: int) -> list[PathRef]:
+        """Every post-policy path for this prefix, from all sources."""
+        return [p for routes in self._sources.values() if (p := routes.get(key)) is not None]
+
+    def explain(self, key: int) -> bestpath.Decision:
+        """The decision for one prefix with reasons (for ``show routes``)."""
+        return bestpath.explain((p, self.resolution(p)) for p in self.candidates(key))
+
+    def get(self, key: int) -> BestSet | None:
+        return self.best.get(key)
+
+    def __len__(self) -> int:
+        return len(self.best)
+
+    def distinct_best_sets(self) -> int:
+        return len({id(s) for s in self.best.values()})
