@@ -1,6 +1,7 @@
 """RIB speed: adj-in insert + best path for N prefix keys from one peer.
 
 Usage: python bench/rib.py [--n 1000000] [--chunk 1000] [--mode packed|realistic]
+Times are CPU seconds of this process (the machine is shared), wall in brackets.
 
 Simulates what the BGP receive path does after decoding: ``Channel.announce``
 with a list of int keys and one attribute set per UPDATE, into a Loc-RIB with a
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import random
 import resource
 import time
 from ipaddress import IPv6Address
@@ -22,55 +24,88 @@ from v4via6.rib.path import PeerInfo, PeerKind
 from v4via6.rib.plain_attrs import PlainAttrs, PlainNextHop
 
 
-def table_keys(n: int) -> list[int]:
-    """N distinct /24 keys starting at 1.0.0.0 (deterministic)."""
-    base = 1 << 16  # 1.0.0.0 as a /24 index
-    return [((base + i) << 16) | 24 for i in range(n)]
+def table_keys(n: int, seed: int = 1) -> list[int]:
+    """N distinct IPv4 prefix keys, random but deterministic, realistic length mix
+    (about 60% /24, 20% /22-/23, 20% /16-/21), in random order as a peer sends them."""
+    rng = random.Random(seed)
+    lengths = [24, 23, 22, 21, 20, 19, 18, 17, 16]
+    weights = [60, 10, 10, 4, 4, 3, 3, 3, 3]
+    seen: set[int] = set()
+    out: list[int] = []
+    while len(out) < n:
+        for plen in rng.choices(lengths, weights, k=n - len(out)):
+            net = rng.getrandbits(plen) << (32 - plen)
+            if net >> 24 in (0, 10, 127) or net >> 29 == 7:  # skip 0/8, 10/8, 127/8, 224/3
+                continue
+            key = (net << 8) | plen
+            if key not in seen:
+                seen.add(key)
+                out.append(key)
+    return out
 
 
 def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--n", type=int, default=1_000_000)
-    ap.add_argument("--chunk", type=int, default=1000, help="prefixes per simulated UPDATE")
-    ap.add_argument("--mode", choices=("packed", "realistic"), default="packed")
-    args = ap.parse_args()
-    keys = table_keys(args.n)
-    chunk = args.chunk if args.mode == "packed" else 4
-    if args.mode == "packed":
-        attr_sets = [PlainAttrs.with_path(65001, 65002)]
-    else:
-        attr_sets = [PlainAttrs.with_path(65001, 64512 + i % 1000, i) for i in range(args.n // 4)]
+class Phase:
+    """CPU and wall seconds of a block."""
+
+    def __enter__(self) -> Phase:
+        self.cpu = time.process_time()
+        self.wall = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.cpu = time.process_time() - self.cpu
+        self.wall = time.perf_counter() - self.wall
+
+    def show(self, what: str, n: int) -> str:
+        return f"{what:44s} {self.cpu:6.2f} s CPU [{self.wall:5.2f} s] = {n / self.cpu:>9,.0f} routes/s"
+
+
+def run(keys: list[int], attr_sets: list[PlainAttrs], chunk: int, with_fib: bool) -> None:
     nh = PlainNextHop(None, IPv6Address("fe80::1"))
     rib = LocRib()
-    fib = FibChannel(rib)
-    ch = Channel(rib, PeerInfo("bench", PeerKind.EBGP, IPv6Address("fe80::1"), 1, 65001, "eth0"))
+    fib = FibChannel(rib) if with_fib else None
+    peer = PeerInfo("bench", PeerKind.EBGP, IPv6Address("fe80::1"), 1, 65001, "eth0")
+    ch = Channel(rib, peer)
+    n = len(keys)
+    label = "+ fib channel" if with_fib else "rib only"
+    with Phase() as load:
+        for u, i in enumerate(range(0, n, chunk)):
+            ch.announce(keys[i : i + chunk], attr_sets[u % len(attr_sets)], nh)
+        if fib is not None:
+            assert len(fib.take_batch()) == n
+    assert len(rib) == n
+    print(load.show(f"announce ({label})", n))
+    print(f"  distinct attrs stored: {len({id(p.attrs) for p in ch.adj_in.routes.values()})}")
+    with Phase() as down:
+        ch.withdraw_all()
+        if fib is not None:
+            assert len(fib.take_batch()) == n
+    assert len(rib) == 0
+    print(down.show(f"withdraw_all ({label})", n))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    ap.add_argument("--n", type=int, default=1_000_000)
+    ap.add_argument("--chunk", type=int, default=500, help="prefixes per UPDATE (packed mode)")
+    ap.add_argument("--mode", choices=("packed", "realistic"), default="packed")
+    args = ap.parse_args()
     rss0 = rss_mb()
+    keys = table_keys(args.n)
+    if args.mode == "packed":
+        chunk, attr_sets = args.chunk, [PlainAttrs.with_path(65001, 65002)]
+    else:  # about one attribute set per four prefixes
+        chunk = 4
+        attr_sets = [PlainAttrs.with_path(65001, 64512 + i % 1000, i) for i in range(args.n // 4)]
+    print(f"mode={args.mode} n={args.n} prefixes/update={chunk} attr_sets={len(attr_sets)}")
+    run(keys, attr_sets, chunk, with_fib=False)
     gc.collect()
-    gc.disable()
-    t0 = time.perf_counter()
-    for n, i in enumerate(range(0, args.n, chunk)):
-        ch.announce(keys[i : i + chunk], attr_sets[n % len(attr_sets)], nh)
-    t1 = time.perf_counter()
-    batch = fib.take_batch()
-    t2 = time.perf_counter()
-    gc.enable()
-    assert len(rib) == args.n and len(batch) == args.n
-    rss1 = rss_mb()
-    t3 = time.perf_counter()
-    ch.withdraw_all()
-    removed = fib.take_batch()
-    t4 = time.perf_counter()
-    assert len(rib) == 0 and len(removed) == args.n
-    n = args.n
-    print(f"mode={args.mode} n={n} chunk={chunk} distinct_attrs={len(attr_sets)}")
-    print(f"announce (adj-in + policy + best path + fib delta): {t1 - t0:.2f} s = {n / (t1 - t0):,.0f} routes/s")
-    print(f"fib take_batch (group by next-hop set):             {t2 - t1:.2f} s")
-    print(f"withdraw_all + fib removal batch:                    {t4 - t3:.2f} s = {n / (t4 - t3):,.0f} routes/s")
-    print(f"peak RSS {rss1:.0f} MB (before load {rss0:.0f} MB, keys list included)")
+    run(keys, attr_sets, chunk, with_fib=True)
+    print(f"peak RSS {rss_mb():.0f} MB (at start {rss0:.0f} MB; includes the key list)")
 
 
 if __name__ == "__main__":

@@ -30,14 +30,17 @@ s.listen()
 time.sleep(120)  # bounded: the lab stops it long before
 """
 
+# No IPv4 anywhere, so r2 gets no generated static routes and runs nothing.
 TOPOLOGY = """
 [nodes.r1]
 kind = "router"
+loopback4 = "none"
 [nodes.r1.config.bgp]
 asn = 65001
 peer = [{ interface = "to-r2", remote_as = "external" }]
 [nodes.r2]
 kind = "router"
+loopback4 = "none"
 [[links]]
 a = "r1"
 b = "r2"

@@ -15,8 +15,11 @@ import multiprocessing.queues
 import os
 import queue
 import secrets
+import shutil
 import signal
 import socket
+import subprocess
+import tempfile
 import time
 import traceback
 from collections.abc import Callable, Iterator
@@ -521,10 +524,6 @@ exit
 @contextlib.contextmanager
 def frr_running(ns: str) -> Iterator[str]:
     """zebra + bgpd in ``ns`` with FRR_ZEBRA / FRR_BGPD; stopped by PID and cleaned up after."""
-    import shutil
-    import subprocess
-    import tempfile
-
     rundir = tempfile.mkdtemp(prefix="v4v6-tp-frr-")
     procs: list[subprocess.Popen[bytes]] = []
     try:

@@ -6,12 +6,16 @@ import errno
 import socket
 import struct
 from collections import deque
+from typing import TYPE_CHECKING
 
 import pytest
 
 from v4via6.fib import nlmsg
 from v4via6.fib.backend import FibException
 from v4via6.fib.nlsocket import ANSWER_COST, Answer, NlSocket
+
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer
 
 BAD_FIRST_OCTET = 203
 
@@ -42,7 +46,8 @@ class FakeKernel:
     def settimeout(self, value: float | None, /) -> None:
         pass
 
-    def send(self, data: bytes, /) -> int:
+    def send(self, buffer: ReadableBuffer, /) -> int:
+        data = bytes(buffer)
         msgs = list(nlmsg.iter_messages(data, len(data)))
         self.sends.append(len(msgs))
         for m in msgs:

@@ -21,7 +21,9 @@ Not thread-safe: one caller at a time.
 from __future__ import annotations
 
 import errno
+import logging
 import os
+import time
 from array import array
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -42,6 +44,8 @@ from v4via6.fib.nlmsg import HopSpec
 from v4via6.fib.nlsocket import Answer, DumpError, NlSocket, stamp
 from v4via6.fib.protos import proto_name
 from v4via6.model import PROTO_NUMBER, Hop, ModelError, NextHop, Route
+
+log = logging.getLogger(__name__)
 
 NH_ID_FIRST = 0x46000000
 NH_ID_LAST = 0x46FFFFFF
@@ -275,7 +279,7 @@ class NetlinkFib:
         result: tuple[bytes | _Failure, int]
         if not hops:
             result = (b"", 0)
-        elif self.nexthop_objects:
+        elif self.nexthop_objects and all(h.nexthop.ifname for h in hops):
             obj = self._object_for(hops)
             result = (obj, 0) if isinstance(obj, _Failure) else (nlmsg.nhid_tail(obj), obj)
         else:
@@ -312,11 +316,15 @@ class NetlinkFib:
         result = BatchResult()
         if not ops:
             return result
+        started = time.monotonic()
         self._refresh_if_unknown(ops)
         foreign: dict[int, int] = {}
         if any(op.kind is OpKind.REPLACE for op in ops):
             foreign = self._foreign_keys()
-        index = self._ensure_index() if self.nexthop_objects else None
+        index = None
+        if self.nexthop_objects:
+            index = self._ensure_index()
+            self._prepare_objects(ops)
 
         sent = array("I")  # request number -> op index
         failed: dict[int, tuple[int, str]] = {}  # op index -> (errno, message)
@@ -336,7 +344,30 @@ class NetlinkFib:
         result.ok = len(ops) - len(failed)
         if index is not None and track is not None:
             self._update_index(index, sent, failed, *track)
+        log.debug(
+            "event=fib_apply ops=%d ok=%d failed=%d mode=%s seconds=%.3f",
+            len(ops), result.ok, result.failed, self.mode, time.monotonic() - started,
+        )
         return result
+
+    @property
+    def mode(self) -> str:
+        """``nhobj`` (routes point at nexthop objects) or ``inline``."""
+        return "nhobj" if self.nexthop_objects else "inline"
+
+    def _prepare_objects(self, ops: Sequence[FibOp]) -> None:
+        """Create the nexthop objects a batch needs before its routes stream out."""
+        by_id = self._tail_by_id
+        for op in ops:
+            if op.kind is OpKind.DELETE:
+                continue
+            hops = op.route.hops
+            hit = by_id.get(id(hops))
+            if hit is None or hit[0] is not hops:
+                tail, nh_id = self._tail_for(hops)
+                if len(by_id) > 4096:
+                    by_id.clear()
+                by_id[id(hops)] = (hops, tail, nh_id)
 
     def _refresh_if_unknown(self, ops: Sequence[FibOp]) -> None:
         links = self._links
@@ -637,6 +668,7 @@ class NetlinkFib:
             self._group.setdefault(rest, g)
         self._tail.clear()
         self._tail_by_id.clear()
+        log.info("event=fib_withdraw_nexthop nexthop=%s id=%d routes=%d", nh.spec(), nh_id, len(gone))
         return len(gone)
 
     def _withdraw_per_route(self, nh: NextHop) -> int:
@@ -652,7 +684,9 @@ class NetlinkFib:
                 ops.append(FibOp(OpKind.DELETE, r))
         result = self.apply(ops)
         failed = {id(f.op) for f in result.errors}
-        return sum(1 for op in ops if op.kind is OpKind.DELETE and id(op) not in failed)
+        gone = sum(1 for op in ops if op.kind is OpKind.DELETE and id(op) not in failed)
+        log.info("event=fib_withdraw_nexthop nexthop=%s id=none routes=%d", nh.spec(), gone)
+        return gone
 
     def flush(self) -> BatchResult:
         """Delete every own route, then every own nexthop object no foreign route uses."""
@@ -693,6 +727,7 @@ class NetlinkFib:
         self._refs = {}
         self._tail.clear()
         self._tail_by_id.clear()
+        log.info("event=fib_flush routes=%d failed=%d", result.ok, result.failed)
         return result
 
     def close(self) -> None:

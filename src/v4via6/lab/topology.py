@@ -330,16 +330,14 @@ def load_file(path: str | Path) -> Topology:
 
 
 def _loc_to_key(loc: tuple[int | str, ...]) -> str:
+    """``("links", 2, "b")`` -> ``links[2].b``, leaving out pydantic's union-member tags."""
     key = ""
     for part in loc:
         if isinstance(part, int):
             key += f"[{part}]"
+        elif part in ("str", "int") or "[" in part:
+            continue  # "dict[str,any]", "function-after[...]": which union member was tried
         else:
-            # pydantic adds the union member tried ("str", "dict[str,any]"): skip those.
-            if part in ("str", "int", "dict[str,any]", "function-after[_lo4(), str]"):
-                continue
-            if part.startswith(("function-", "literal[")):
-                continue
             key += ("." if key else "") + part
     return key
 

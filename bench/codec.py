@@ -1,0 +1,100 @@
+"""Benchmark the BGP wire codec: full UPDATEs of IPv4 NLRI with an IPv6 next hop.
+
+Builds N distinct IPv4 prefixes (a realistic length mix, mostly /24) spread over
+A attribute sets, encodes them with ``encode_updates`` (4096-byte messages,
+32-byte [LL, LL] next hop as FRR sends on unnumbered links), then decodes every
+message with ``decode_message`` and collects ``announcements()`` — the form the
+RIB stores: int prefix keys plus one interned PathAttributes per set.
+
+    python3 bench/codec.py [--prefixes 1000000] [--attr-sets 100] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import random
+import time
+from ipaddress import IPv6Address
+
+from v4via6.bgp.wire import (
+    Announcement,
+    BgpNextHop,
+    Context,
+    PathAttributes,
+    Update,
+    decode_message,
+    encode_updates,
+    make_attributes,
+)
+
+
+def make_prefixes(n: int, rng: random.Random) -> list[int]:
+    lengths = [24] * 60 + [23] * 8 + [22] * 10 + [21] * 5 + [20] * 5 + [19] * 4 + [16] * 4 \
+        + [32] * 4
+    seen: set[int] = set()
+    while len(seen) < n:
+        plen = rng.choice(lengths)
+        addr = rng.getrandbits(32) & (((1 << plen) - 1) << (32 - plen))
+        seen.add((addr << 8) | plen)
+    return list(seen)
+
+
+def make_attr_sets(count: int, rng: random.Random) -> list[PathAttributes]:
+    out = []
+    for i in range(count):
+        path = (65000 + i % 50, *(rng.randrange(1, 4_200_000_000) for _ in range(rng.randint(1, 5))))
+        out.append(make_attributes(origin=i % 3, as_path=((2, path),),
+                                   med=rng.choice([None, 0, 100]),
+                                   communities=tuple(rng.getrandbits(32) for _ in range(i % 4)),
+                                   large_communities=((65001, i, 1),) if i % 5 == 0 else ()))
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--prefixes", type=int, default=1_000_000)
+    ap.add_argument("--attr-sets", type=int, default=100)
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+    rng = random.Random(4)
+    keys = make_prefixes(args.prefixes, rng)
+    sets = make_attr_sets(args.attr_sets, rng)
+    nh = BgpNextHop(None, IPv6Address("fe80::12:2"))
+    ctx = Context(extended_nexthop=frozenset({(1, 1, 2)}))
+    per = len(keys) // len(sets) + 1
+    anns = [Announcement(1, 1, nh, a, tuple(keys[i * per : (i + 1) * per]))
+            for i, a in enumerate(sets)]
+
+    enc_best = dec_best = float("inf")
+    msgs: list[bytes] = []
+    for _ in range(args.repeat):
+        gc.collect()
+        t0 = time.perf_counter()
+        msgs = encode_updates(anns, ctx)
+        enc_best = min(enc_best, time.perf_counter() - t0)
+    total_bytes = sum(len(m) for m in msgs)
+
+    decoded = 0
+    objects: set[int] = set()
+    for _ in range(args.repeat):
+        gc.collect()
+        rib: list[Announcement] = []
+        t0 = time.perf_counter()
+        for m in msgs:
+            u = decode_message(m, ctx)
+            assert isinstance(u, Update)
+            rib.extend(u.announcements())
+        dec_best = min(dec_best, time.perf_counter() - t0)
+        decoded = sum(len(a.keys) for a in rib)
+        objects = {id(a.attrs) for a in rib}
+    assert decoded == len(keys)
+    print(f"prefixes {len(keys):,} in {len(msgs):,} UPDATEs of <= 4096 bytes "
+          f"({total_bytes / len(msgs):,.0f} bytes avg, {len(keys) / len(msgs):,.0f} prefixes/msg), "
+          f"{len(sets)} attribute sets -> {len(objects)} PathAttributes objects after decode")
+    print(f"encode: {enc_best:.3f} s  {len(keys) / enc_best:,.0f} prefixes/s  (best of {args.repeat})")
+    print(f"decode: {dec_best:.3f} s  {len(keys) / dec_best:,.0f} prefixes/s  (best of {args.repeat})")
+
+
+if __name__ == "__main__":
+    main()
