@@ -194,7 +194,7 @@ def test_bad_config_leaves_kernel_as_it_was(lab: Lab, tmp_path: Path, body: str,
     assert apply(lab, "r1", r1)[0] == 0
     before = routes(lab, "r1")
     bad = write(tmp_path, "bad.toml", body)
-    code, out, err = apply(lab, "r1", bad)
+    code, _out, err = apply(lab, "r1", bad)
     assert code == 2
     assert expect in err
     assert "Traceback" not in err
