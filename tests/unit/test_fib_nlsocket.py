@@ -141,3 +141,15 @@ def test_request_returns_single_answer() -> None:
     ans = nl.request(bad)
     assert ans.errno == errno.ENODEV
     nl.close()
+
+
+def test_stale_fence_from_an_interrupted_call_does_not_close_a_chunk() -> None:
+    kernel = FakeKernel(rcvbuf=64 * ANSWER_COST)
+    nl = NlSocket(sock=kernel)
+    seq0 = nl.begin()
+    nl.bulk(seq0, route_requests(seq0, 4, ack=False), lambda a: None, errors_only=True)
+    kernel.queue.append(answer(0x80000001, 0, b""))  # that call's fence ACK, read twice
+    seq0 = nl.begin()
+    answers: list[Answer] = []
+    nl.bulk(seq0, route_requests(seq0, 10, ack=False), answers.append, errors_only=True)
+    assert [a.index for a in answers] == [3]

@@ -89,6 +89,12 @@ def unknown_passed_through(u: Update) -> None:
     assert bytes((0xE0, 23, 3)) + b"\xde\xad\xbe" in out  # partial bit set when passed on
 
 
+def as4_dropped(u: Update) -> None:
+    announced(u)
+    assert u.attrs is not None and u.attrs.wire is not None
+    assert bytes((0xC0, 17)) not in u.attrs.wire  # not passed on either
+
+
 def first_origin_kept(u: Update) -> None:
     announced(u)
     assert u.attrs is not None and u.attrs.origin == 0
@@ -175,7 +181,7 @@ ROWS = [
         Action.SESSION_RESET, (3, 10)),
     Row("AS4_PATH between four-octet speakers",
         update(BASE + attr(0xC0, 17, bytes.fromhex("02010000fde9")), NLRI),
-        Action.ATTRIBUTE_DISCARD, check=announced),
+        Action.ATTRIBUTE_DISCARD, check=as4_dropped),
     Row("IPv6 next hop for IPv4 NLRI without extended next hop",
         update(mp_reach(nh=V6NH) + ORIGIN + AS_PATH), Action.TREAT_AS_WITHDRAW,
         check=not_installed_but_reported, ctx=NO_EXT_NH),

@@ -32,7 +32,7 @@ def cand(p: PeerInfo, attrs: PlainAttrs, *, cost: int = 0, ll: str = "fe80::1") 
 def decide(*cands: tuple[PathRef, Resolution | None]) -> bestpath.Decision:
     decision = bestpath.explain(cands)
     # select() (hot path) must agree with explain().
-    assert bestpath.select(cands) == decision.best
+    assert tuple(p for p, _ in bestpath.select(cands)) == decision.best
     return decision
 
 

@@ -12,6 +12,7 @@ from v4via6.rib.attrs import NO_ADVERTISE, NO_EXPORT
 from v4via6.rib.channel import Channel, FibChannel
 from v4via6.rib.keys import prefix_key
 from v4via6.rib.loc_rib import LocRib
+from v4via6.rib.nexthop import NextHopResolver
 from v4via6.rib.path import PathRef, PeerInfo, PeerKind
 from v4via6.rib.plain_attrs import LOCAL_ATTRS, PlainAttrs, PlainNextHop
 from v4via6.rib.policy import REJECT_ALL, parse_policy
@@ -75,16 +76,16 @@ def test_soft_in_policy_change_without_session_reset() -> None:
     b = Channel(rib, peer("b", 2, ifname="eth1"))
     a.announce([K24, K25], PlainAttrs.with_path(65001), LL1)
     b.announce([K24, K25], PlainAttrs.with_path(65002), LL1)
-    assert rib.best[K24][0].peer.name == "a"
+    assert rib.best[K24][0][0].peer.name == "a"
     res = b.set_import_policy(parse_policy({"prefix": ["198.51.100.0/24"], "set_local_pref": 300}))
     assert [k for k, _, _ in res.changes] == [K24]
-    assert rib.best[K24][0].peer.name == "b"
+    assert rib.best[K24][0][0].peer.name == "b"
     assert rib.explain(K24).reasons == ("local-pref 300 > 100",)
     assert len(b.adj_in) == 2  # pre-policy routes kept
     assert b.counters.accepted == 1
     # Back to "all": the /25 returns from the Adj-RIB-In, local-pref drops back.
     res = b.set_import_policy(parse_policy("all"))
-    assert rib.best[K24][0].peer.name == "a"
+    assert rib.best[K24][0][0].peer.name == "a"
     assert b.accepted is b.adj_in.routes
     assert b.set_import_policy(REJECT_ALL).changes == []  # a was already best everywhere
 
@@ -193,8 +194,9 @@ def test_fib_channel_installs_and_removes_with_old_hops() -> None:
     b.announce([K24], PlainAttrs.with_path(65001), LL1)
     batch = fib.take_batch()
     both = (Hop(NextHop(IPv6Address("fe80::1"), "eth0")), Hop(NextHop(IPv6Address("fe80::1"), "eth1")))
-    assert batch.install == {both: [K24]} and batch.remove == {}
-    [op] = batch.to_ops()
+    # Ordered deltas: first a's single path, then the ECMP pair.
+    assert batch.runs == [(OpKind.REPLACE, both[:1], [K24]), (OpKind.REPLACE, both, [K24])]
+    op = batch.to_ops()[-1]
     assert op.kind is OpKind.REPLACE
     assert op.route.describe() == (
         "198.51.100.0/24 nexthop via inet6 fe80::1 dev eth0 weight 1 "
@@ -203,8 +205,8 @@ def test_fib_channel_installs_and_removes_with_old_hops() -> None:
     a.withdraw_all()
     b.withdraw_all()
     batch = fib.take_batch()
-    assert batch.remove == {both: [K24]}
-    assert [o.kind for o in batch.to_ops()] == [OpKind.DELETE]
+    assert batch.runs == [(OpKind.REPLACE, both[1:], [K24]), (OpKind.DELETE, both[1:], [K24])]
+    assert [o.kind for o in batch.to_ops()] == [OpKind.REPLACE, OpKind.DELETE]
     assert fib.counters.exported == 0
 
 
@@ -215,8 +217,25 @@ def test_fib_skips_locally_originated_and_filters() -> None:
     static = Channel(rib, PeerInfo.local("static"))
     static.announce([K24, K25], LOCAL_ATTRS, NextHop.parse("fe80::7%eth5"))
     batch = fib.take_batch()
-    assert batch.install == {(Hop(NextHop.parse("fe80::7%eth5")),): [K24, K25]}
+    assert batch.runs == [(OpKind.REPLACE, (Hop(NextHop.parse("fe80::7%eth5")),), [K24, K25])]
     assert [str(r.prefix) for r in fib.desired()] == ["198.51.100.0/24", "198.51.100.0/25"]
+
+
+def test_fib_follows_next_hop_moving_to_another_interface() -> None:
+    where: dict[IPv6Address | IPv4Address, tuple[str | None, int]] = {IPv6Address("2001:db8::1"): ("eth0", 1)}
+    rib = LocRib(NextHopResolver(where.get))
+    fib = FibChannel(rib)
+    ch = Channel(rib, PeerInfo("g", PeerKind.IBGP, IPv6Address("2001:db8::9"), 9, 65000))
+    ch.announce([K24, K25], PlainAttrs(), PlainNextHop(IPv6Address("2001:db8::1"), None))
+    fib.take_batch()
+    where[IPv6Address("2001:db8::1")] = ("eth1", 1)
+    assert len(rib.refresh_nexthops()) == 2
+    new_hop = (Hop(NextHop(IPv6Address("2001:db8::1"), "eth1")),)
+    assert fib.take_batch().runs == [(OpKind.REPLACE, new_hop, [K24, K25])]
+    del where[IPv6Address("2001:db8::1")]
+    rib.refresh_nexthops()
+    assert fib.take_batch().runs == [(OpKind.DELETE, new_hop, [K24, K25])]
+    assert fib.counters.exported == 0
 
 
 def test_fib_channel_needs_ipv4() -> None:

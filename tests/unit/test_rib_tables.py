@@ -98,8 +98,8 @@ def test_withdraw_all_deltas_fall_back_to_other_peer() -> None:
     assert set(by_key) == set(shared + only_a)
     for k in shared:
         old, new = by_key[k]
-        assert old is not None and old[0].peer.name == "a"
-        assert new is not None and new[0].peer.name == "b"
+        assert old is not None and old[0][0].peer.name == "a"
+        assert new is not None and new[0][0].peer.name == "b"
     for k in only_a:
         assert by_key[k][1] is None
     assert a.counters.received == 0 and a.counters.accepted == 0
@@ -135,7 +135,7 @@ def test_refresh_nexthops_recomputes() -> None:
     reachable[IPv6Address("2001:db8::1")] = ("eth2", 5)
     changes = rib.refresh_nexthops()
     assert len(changes) == 3 and len(rib) == 3
-    res = rib.resolution(rib.best[keys(1)[0]][0])
+    res = rib.best[keys(1)[0]][0][1]
     assert res == Resolution(NextHop(IPv6Address("2001:db8::1"), "eth2"), 5)
 
 

@@ -30,7 +30,8 @@ def test_wire_objects_flow_through_policy_best_path_and_fib() -> None:
     data = bytes([24, 198, 51, 100, 25, 203, 0, 113, 128])
     keys = prefixes.decode_prefixes(data, 0, len(data), 1)
     ch.announce(keys, attrs, nh)
-    best = rib.best[keys[0]][0]
+    best = rib.winner(keys[0])
+    assert best is not None
     assert best.attrs.med == 5 and (65000 << 16 | 9) in best.attrs.communities
     assert best.attrs.as_path_len == 2
     assert rib.explain(keys[0]).reasons == ("only path",)

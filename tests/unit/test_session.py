@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import replace
 from ipaddress import IPv4Address, IPv6Address
 
@@ -605,3 +606,113 @@ def test_counters_have_stable_keys() -> None:
     keys = set(p.a.counters.as_dict())
     assert {"bytes_received", "messages_sent", "problems", "prefixes_received",
             "notifications_sent", "established", "down", "input_overflows"} <= keys
+
+
+# --------------------------------------------------------------------------- families, GR, codec failures
+
+
+def _mp_reach_ll(nlri: bytes) -> bytes:
+    value = b"\x00\x01\x01\x10" + IPv6Address("fe80::1").packed + b"\x00" + nlri
+    return b"\x90\x0e" + len(value).to_bytes(2, "big") + value
+
+
+def test_rfc7606_afi_safi_disable_ignores_the_family_afterwards() -> None:
+    p = established_pair()
+    bad_nlri = b"\x21\xc6\x33\x64\x01\x00"  # a /33 in IPv4 NLRI
+    events = p.b.receive_data(_update(ORIGIN_IGP + AS_PATH_1 + _mp_reach_ll(bad_nlri), b""), 1)
+    assert p.b.established
+    (problem,) = [e for e in events if isinstance(e, ev.UpdateProblem)]
+    assert problem.kind is ev.ProblemKind.AFI_SAFI_DISABLE
+    assert (problem.afi, problem.safi) == (1, 1)
+    p.a.announce(1, 1, ATTRS, LL, [key_of("198.51.100.0/24")])
+    events = p.b.receive_data(p.a.data_to_send(), 2)
+    assert not [e for e in events if isinstance(e, ev.RoutesReceived)]
+
+
+def test_routes_of_a_family_not_negotiated_are_ignored_and_reported() -> None:
+    p = established_pair(a=cfg_a(families=((1, 1), (2, 1))))
+    assert p.a.negotiated is not None and p.a.negotiated.families == {(1, 1)}
+    ctx = Context(extended_nexthop=frozenset({(1, 1, 2)}))
+    v6 = BgpNextHop(IPv6Address("2001:db8::1"))
+    wire = b"".join(encode_updates([Announcement(2, 1, v6, ATTRS, (key_of("2001:db8::/32"),))],
+                                   ctx))
+    events = p.b.receive_data(wire, 1)
+    assert p.b.established
+    assert not [e for e in events if isinstance(e, ev.RoutesReceived)]
+    (problem,) = [e for e in events if isinstance(e, ev.UpdateProblem)]
+    assert problem.kind is ev.ProblemKind.UNSUPPORTED_FAMILY
+
+
+def test_ipv6_family_and_graceful_restart_negotiated() -> None:
+    fams = ((1, 1), (2, 1))
+    p = established_pair(a=cfg_a(families=fams, graceful_restart_time=120),
+                         b=cfg_b(families=fams))
+    nb = p.b.negotiated
+    assert nb is not None and nb.families == set(fams)
+    assert nb.graceful_restart is not None and nb.graceful_restart.restart_time == 120
+    assert p.a.negotiated is not None and p.a.negotiated.graceful_restart is None
+    v6 = BgpNextHop(IPv6Address("2001:db8::1"), IPv6Address("fe80::1"))
+    p.a.announce(2, 1, ATTRS, v6, [key_of("2001:db8:1::/48")])
+    p.a.send_end_of_rib(2, 1)
+    p.pump()
+    (got,) = p.of(p.b, ev.RoutesReceived)
+    assert isinstance(got, ev.RoutesReceived) and (got.afi, got.safi) == (2, 1)
+    assert got.nexthop == v6
+    assert p.of(p.b, ev.EndOfRib) == [ev.EndOfRib(2, 1)]
+
+
+def test_route_refresh_for_unknown_family_is_ignored() -> None:
+    p = established_pair()
+    rr = header(5, 4) + b"\x00\x02\x00\x01"
+    events = p.b.receive_data(rr, 1)
+    assert p.b.established
+    assert not [e for e in events if isinstance(e, ev.RouteRefreshRequested)]
+
+
+def test_codec_failure_becomes_a_notification(monkeypatch: pytest.MonkeyPatch) -> None:
+    import v4via6.bgp.session as session_mod
+
+    def broken(data: bytes, ctx: Context) -> None:
+        raise IndexError("index out of range")
+
+    p = established_pair()
+    p.a.announce(1, 1, ATTRS, LL, [key_of("198.51.100.0/24")])
+    monkeypatch.setattr(session_mod, "decode_message", broken)
+    events = p.b.receive_data(p.a.data_to_send(), 1)
+    assert notification_sent(events) == Notification(3, 0)
+    assert p.b.counters.internal_errors == 1
+    (down,) = [e for e in events if isinstance(e, ev.SessionDown)]
+    assert "IndexError" in down.reason
+
+
+def test_enhanced_route_refresh_markers() -> None:
+    p = established_pair(a=cfg_a(enhanced_route_refresh=True),
+                         b=cfg_b(enhanced_route_refresh=True))
+    p.a.send_route_refresh(1, 1)
+    p.a.send_route_refresh(1, 1, subtype=1)
+    p.a.send_route_refresh(1, 1, subtype=2)
+    p.pump()
+    assert p.of(p.b, ev.RouteRefreshRequested) == [ev.RouteRefreshRequested(1, 1)]
+    assert p.of(p.b, ev.RefreshBoundary) == [ev.RefreshBoundary(1, 1, True),
+                                             ev.RefreshBoundary(1, 1, False)]
+    q = established_pair()
+    with pytest.raises(SessionError, match="enhanced route refresh"):
+        q.a.send_route_refresh(1, 1, subtype=1)
+
+
+def test_send_routes_groups_equal_attribute_objects_from_a_generator() -> None:
+    from v4via6.bgp.wire import PathAttributes
+
+    p = established_pair()
+
+    def fresh() -> Iterator[Announcement]:
+        for i in range(300):
+            attrs = PathAttributes(origin=0, as_path=((2, (65001,)),))  # equal, not interned
+            nh = BgpNextHop(None, IPv6Address("fe80::1"))
+            yield Announcement(1, 1, nh, attrs, (key_of(f"198.51.{i % 256}.{i // 256}/32"),))
+
+    assert p.a.send_routes(fresh()) == 1
+    p.pump()
+    (got,) = p.of(p.b, ev.RoutesReceived)
+    assert isinstance(got, ev.RoutesReceived) and len(got.keys) == 300
+    assert got.attrs == ATTRS

@@ -173,7 +173,7 @@ class EndOfRib(_Described):
 
 @dataclass(frozen=True, slots=True)
 class RouteRefreshRequested(_Described):
-    """The peer asks us to re-send a family (RFC 2918; subtype per RFC 7313)."""
+    """The peer asks us to re-send a family (RFC 2918 ROUTE-REFRESH, subtype 0)."""
 
     afi: int
     safi: int
@@ -182,6 +182,21 @@ class RouteRefreshRequested(_Described):
     def describe(self) -> str:
         return (f"event=RouteRefreshRequested family={afi_safi_name(self.afi, self.safi)} "
                 f"subtype={self.subtype}")
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshBoundary(_Described):
+    """RFC 7313 enhanced route refresh: the peer begins (BoRR) or ends (EoRR)
+    re-sending a family. On ``begin`` the RIB marks the peer's routes of that
+    family stale; on the end it drops those still stale."""
+
+    afi: int
+    safi: int
+    begin: bool
+
+    def describe(self) -> str:
+        marker = "BoRR" if self.begin else "EoRR"
+        return f"event=RefreshBoundary family={afi_safi_name(self.afi, self.safi)} marker={marker}"
 
 
 class ProblemKind(enum.StrEnum):
@@ -227,5 +242,6 @@ Event = (
     | RoutesWithdrawn
     | EndOfRib
     | RouteRefreshRequested
+    | RefreshBoundary
     | UpdateProblem
 )

@@ -398,20 +398,23 @@ class Session:
         neg = self._require_established("announce routes")
         # Group by value, hashing each distinct attrs/next-hop object once (they
         # are usually interned: many announcements share a few objects).
-        attrs_of: dict[int, PathAttributes] = {}
-        nh_of: dict[int, BgpNextHop] = {}
+        # The id-keyed maps also hold the object itself, so an id is never reused.
+        attrs_of: dict[int, tuple[PathAttributes, PathAttributes]] = {}
+        nh_of: dict[int, tuple[BgpNextHop, BgpNextHop]] = {}
         attrs_canon: dict[PathAttributes, PathAttributes] = {}
         nh_canon: dict[BgpNextHop, BgpNextHop] = {}
         groups: dict[tuple[int, int, int, int], list[int]] = {}
         ids: dict[tuple[int, int, int, int], list[int]] = {}
         for ann in announcements:
-            attrs = attrs_of.get(id(ann.attrs))
-            if attrs is None:
-                attrs = attrs_of[id(ann.attrs)] = attrs_canon.setdefault(ann.attrs, ann.attrs)
-            nh = nh_of.get(id(ann.next_hop))
-            if nh is None:
-                nh = nh_of[id(ann.next_hop)] = nh_canon.setdefault(ann.next_hop, ann.next_hop)
-            key = (ann.afi, ann.safi, id(attrs), id(nh))
+            seen_a = attrs_of.get(id(ann.attrs))
+            if seen_a is None:
+                seen_a = attrs_of[id(ann.attrs)] = (
+                    ann.attrs, attrs_canon.setdefault(ann.attrs, ann.attrs))
+            seen_n = nh_of.get(id(ann.next_hop))
+            if seen_n is None:
+                seen_n = nh_of[id(ann.next_hop)] = (
+                    ann.next_hop, nh_canon.setdefault(ann.next_hop, ann.next_hop))
+            key = (ann.afi, ann.safi, id(seen_a[1]), id(seen_n[1]))
             keys = groups.get(key)
             if keys is None:
                 keys = groups[key] = []
@@ -694,8 +697,12 @@ class Session:
             assert isinstance(self._message, RouteRefresh)
             rr = self._message
             neg = self._negotiated
+            # RFC 7313: a family we did not negotiate, or an unknown subtype, is ignored.
             if neg is not None and (rr.afi, rr.safi) in neg.families:
-                self._events.append(ev.RouteRefreshRequested(rr.afi, rr.safi, rr.subtype))
+                if rr.subtype == 0:
+                    self._events.append(ev.RouteRefreshRequested(rr.afi, rr.safi))
+                elif rr.subtype in (1, 2) and neg.enhanced_route_refresh:
+                    self._events.append(ev.RefreshBoundary(rr.afi, rr.safi, rr.subtype == 1))
         elif action is Action.SESSION_UP:
             assert self._negotiated is not None
             self.counters.established += 1

@@ -130,11 +130,14 @@ class NetlinkFib:
         self._tail: dict[tuple[Hop, ...], tuple[bytes | _Failure, int]] = {}
         self._links: dict[str, int] = {}
         self._names: dict[int, str] = {}
-        self._refresh_links()
-        supported = self._load_nexthops()
-        if nexthop_objects and not supported:
+        try:
+            self._refresh_links()
+            supported = self._load_nexthops()
+            if nexthop_objects and not supported:
+                raise FibUnavailable("this kernel has no nexthop objects (needs Linux >= 5.3)")
+        except BaseException:
             self._sock.close()
-            raise FibUnavailable("this kernel has no nexthop objects (needs Linux >= 5.3)")
+            raise
         self.nexthop_objects: bool = supported if nexthop_objects is None else nexthop_objects
 
     # --- interfaces -----------------------------------------------------------------
@@ -723,7 +726,7 @@ class NetlinkFib:
                     ans = self._sock.request(nlmsg.pack_del_nexthop(0, 0, nh_id))
                     if ans.errno in (0, errno.ENOENT):
                         self._forget_object(nh_id)
-        self._index = {} if self.nexthop_objects else None
+        self._index = None  # rebuilt from the kernel on next use
         self._refs = {}
         self._tail.clear()
         self._tail_by_id.clear()

@@ -37,7 +37,7 @@ NETNS_DIR = "/run/netns"
 #: Receive-queue bytes (skb truesize) one ACK or error may take, with margin.
 ANSWER_COST = 2048
 RECV_TIMEOUT = 60.0
-_FENCE_SEQ = 0xFFFFFFF7
+_FENCE_BASE = 0x80000000  # fence seqs live above every request seq (< 0x80000000)
 _FENCE_FLAGS = 0x01 | 0x04  # NLM_F_REQUEST | NLM_F_ACK
 _ERRNO = struct.Struct("=i")
 
@@ -124,6 +124,7 @@ class NlSocket:
         self.chunk_msgs = max(16, self.rcvbuf // ANSWER_COST)
         self._buf = bytearray(1 << 20)
         self._seq = 0
+        self._fence = 0
 
     def _opt(self, level: int, force: int, plain: int, size: int) -> None:
         try:
@@ -150,7 +151,11 @@ class NlSocket:
     # --- bulk requests -----------------------------------------------------------
 
     def begin(self) -> int:
-        """Reserve sequence numbers for a bulk call: request ``i`` must carry ``seq0 + i``."""
+        """Reserve sequence numbers for a bulk call: request ``i`` must carry ``seq0 + i``.
+
+        Request seqs stay below 0x80000000 (a bulk call may hold up to 2**30
+        requests); fences use the range above.
+        """
         if self._seq >= 0x40000000:
             self._seq = 0
         return self._seq + 1
@@ -200,12 +205,15 @@ class NlSocket:
         errors_only: bool,
     ) -> None:
         seq_last = seq_first + len(chunk) - 1
+        closing = seq_last
         if errors_only:
-            fence = nlmsg.NLMSGHDR.pack(16, nlmsg.NLMSG_NOOP, _FENCE_FLAGS, _FENCE_SEQ, 0)
+            self._fence = (self._fence + 1) & 0x7FFFFFFF
+            closing = _FENCE_BASE | self._fence
+            fence = nlmsg.NLMSGHDR.pack(16, nlmsg.NLMSG_NOOP, _FENCE_FLAGS, closing, 0)
             self._send(b"".join(chunk) + fence)
         else:
             self._send(b"".join(chunk))
-        self._collect(seq_first, seq_last, first_index - seq_first, on_answer, errors_only)
+        self._collect(seq_first, seq_last, closing, first_index - seq_first, on_answer, errors_only)
 
     def _send(self, data: bytes | bytearray) -> None:
         view = memoryview(data)
@@ -220,12 +228,12 @@ class NlSocket:
         self,
         seq_first: int,
         seq_last: int,
+        closing: int,
         to_index: int,
         on_answer: Callable[[Answer], None],
         errors_only: bool,
     ) -> None:
-        """Read answers until the chunk's last one (or the fence's ACK) has arrived."""
-        closing = _FENCE_SEQ if errors_only else seq_last
+        """Read answers until the one with seq ``closing`` (last request or fence) arrives."""
         expected = seq_first
         buf = self._buf
         unpack = nlmsg.NLMSGHDR.unpack_from

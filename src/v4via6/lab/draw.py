@@ -23,7 +23,8 @@ BOX_H = 84
 MARGIN = 30
 TOP = 120
 PANEL_LINE = 15
-PANEL_GAP = 42  # between a router box and its route panel
+PANEL_GAP = 42  # between the lowest node row and the route panels
+ROW_GAP = 130  # between node rows (room for link labels)
 
 HOST_FILL = "#dbeafe"
 HOST_STROKE = "#1d4ed8"
@@ -89,7 +90,8 @@ def _text(x: float, y: float, s: str, *, size: int = 12, anchor: str = "start",
         style += ' xml:space="preserve"'
     return (
         f'<text x="{x:.1f}" y="{y:.1f}" font-family="{family}" font-size="{size}"'
-        f' text-anchor="{anchor}" font-weight="{weight}" fill="{fill}"{style}>'
+        f' text-anchor="{anchor}" font-weight="{weight}" fill="{fill}"{style}'
+        ' stroke="#ffffff" stroke-width="3" stroke-linejoin="round" paint-order="stroke">'
         f"{escape(s)}</text>"
     )
 
@@ -133,18 +135,23 @@ def render(pic: Picture) -> str:
             + [_route_width(pic.routes.get(n, [])) + 40 for n in col if topo.node(n).is_router]
         )
         col_w.append(widest)
+    # Nodes on top, one row per position in a column; route panels in a band below,
+    # each under its router's column, so links never run through a table.
+    rows = max(len(col) for col in cols)
     pos: dict[str, tuple[float, float]] = {}
     panel_h: dict[str, float] = {}
+    panel_top: dict[str, float] = {}
+    band = float(TOP + 20 + rows * (BOX_H + ROW_GAP) - ROW_GAP + PANEL_GAP)
     x = float(MARGIN)
-    bottom = float(TOP)
+    bottom = band
     for col, w in zip(cols, col_w, strict=True):
-        y = float(TOP + 20)
-        for name in col:
-            cx = x + w / 2
-            pos[name] = (cx, y + BOX_H / 2)
-            n_lines = len(pic.routes.get(name, [])) if topo.node(name).is_router else 0
-            panel_h[name] = (n_lines + 1) * PANEL_LINE + 18 if topo.node(name).is_router else 0
-            y += BOX_H + panel_h[name] + PANEL_GAP + 40
+        y = band
+        for row, name in enumerate(col):
+            pos[name] = (x + w / 2, TOP + 20 + row * (BOX_H + ROW_GAP) + BOX_H / 2)
+            if topo.node(name).is_router:
+                panel_h[name] = (len(pic.routes.get(name, [])) + 1) * PANEL_LINE + 18
+                panel_top[name] = y
+                y += panel_h[name] + 12
         bottom = max(bottom, y)
         x += w
     width = max(x + MARGIN, 900.0)
@@ -180,7 +187,7 @@ def render(pic: Picture) -> str:
     for name, (cx, cy) in pos.items():
         out.extend(_draw_node(topo.node(name), cx, cy))
         if topo.node(name).is_router:
-            out.extend(_draw_routes(name, pic, cx, cy + BOX_H / 2 + PANEL_GAP, panel_h[name]))
+            out.extend(_draw_routes(name, pic, cx, panel_top[name], panel_h[name]))
 
     out.extend(_legend(legend_y))
     if steps:
@@ -248,21 +255,34 @@ def _draw_link(link: Link, pos: dict[str, tuple[float, float]]) -> list[str]:
             out.append(_text(mx + 10, my + i * 13, line, size=11, fill=colour, italic=True))
     for end, (px, py), (qx, qy) in ((link.a, (ax, ay), (bx, by)), (link.b, (bx, by), (ax, ay))):
         labels = _end_label(end)
-        if horizontal:
+        ex, ey, side = _exit_point(px, py, qx, qy)
+        if side:
             right = qx > px
-            lx = px + (BOX_W / 2 + 8) * (1 if right else -1)
+            lx = ex + 8 * (1 if right else -1)
             anchor = "start" if right else "end"
             for i, line in enumerate(labels):
-                y = py - 8 - (len(labels) - 1 - i) * 13
+                y = ey - 8 - (len(labels) - 1 - i) * 13
                 out.append(_text(lx, y, line, size=11, anchor=anchor, mono=i > 0,
                                  weight="bold" if i == 0 else "normal"))
         else:
             down = qy > py
-            ly = py + (BOX_H / 2 + 16) * (1 if down else -1)
+            lx = ex + (8 if qx >= px else -8)
+            anchor = "start" if qx >= px else "end"
             for i, line in enumerate(labels):
-                out.append(_text(px + 8, ly + i * 13 * (1 if down else -1), line, size=11,
-                                 mono=i > 0))
+                k = i if down else len(labels) - 1 - i
+                y = ey + (16 + k * 13 if down else -8 - k * 13)
+                out.append(_text(lx, y, line, size=11, anchor=anchor, mono=i > 0,
+                                 weight="bold" if i == 0 else "normal"))
     return out
+
+
+def _exit_point(px: float, py: float, qx: float, qy: float) -> tuple[float, float, bool]:
+    """Where the line from box centre P towards Q leaves the box; True if via a side."""
+    dx, dy = qx - px, qy - py
+    tx = (BOX_W / 2) / abs(dx) if dx else float("inf")
+    ty = (BOX_H / 2) / abs(dy) if dy else float("inf")
+    t = min(tx, ty)
+    return px + dx * t, py + dy * t, tx <= ty
 
 
 def _draw_routes(name: str, pic: Picture, cx: float, top: float, h: float) -> list[str]:

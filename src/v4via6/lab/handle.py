@@ -79,7 +79,7 @@ class Lab:
 
     def link_local(self, node: str, peer: str) -> IPv6Address:
         """``node``'s IPv6 link-local address on its link to ``peer`` (fixed or live)."""
-        return lifecycle._link_local(self.name, self.topology.interface(node, peer))
+        return lifecycle.link_local_of(self.name, self.topology.interface(node, peer))
 
     def config_path(self, router: str) -> Path | None:
         """The v4via6 config file the lab wrote (or used) for ``router``, if any."""

@@ -178,7 +178,7 @@ def _build(topo: Topology, state: LabState, progress: Progress) -> None:
         netns.ip_batch(ns_name(lab, host.name), _host_routes(topo, host))
     if not state.routing:
         return
-    plans = [(r, plan_router(topo, r, lambda i: _link_local(lab, i))) for r in topo.routers]
+    plans = [(r, plan_router(topo, r, lambda i: link_local_of(lab, i))) for r in topo.routers]
     _apply_static([(r, p) for r, p in plans if p.mode == "static"], state, progress)
     for router, plan in plans:
         if plan.mode == "bgp":
@@ -232,7 +232,7 @@ def _host_routes(topo: Topology, host: Node) -> list[str]:
     return cmds
 
 
-def _link_local(lab: str, iface: Interface) -> IPv6Address:
+def link_local_of(lab: str, iface: Interface) -> IPv6Address:
     """The link-local address of ``iface``: fixed, or read from the live kernel."""
     if iface.link_local is not None:
         return iface.link_local

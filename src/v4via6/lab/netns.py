@@ -166,20 +166,29 @@ def create_veth(ns_a: str, if_a: str, ns_b: str, if_b: str, *, mtu: int | None =
     run(cmd)
 
 
+_SYSCTL_KEY = re.compile(r"^[A-Za-z0-9_]+(\.[A-Za-z0-9_-]+)+$")
+# Writes "$2" to "$1" for each pair of arguments: values never pass through the shell.
+_WRITE_PAIRS = 'while [ $# -gt 0 ]; do printf "%s\\n" "$2" > "$1"; shift 2; done'
+
+
 def set_sysctl(ns: str, key: str, value: str | int) -> None:
-    """Set sysctl ``key`` inside namespace ``ns`` (written under /proc/sys directly)."""
-    path = "/proc/sys/" + key.replace(".", "/")
-    ns_exec(ns, "sh", "-c", f"echo {value} > {path}")
+    """Set sysctl ``key`` inside namespace ``ns``."""
+    set_sysctls(ns, {key: value})
 
 
 def set_sysctls(ns: str, values: dict[str, str | int]) -> None:
-    """Set several sysctls in one process inside ``ns``."""
+    """Set several sysctls inside ``ns`` with one process (written under /proc/sys)."""
     if not values:
         return
-    script = "; ".join(
-        f"echo {v} > /proc/sys/{k.replace('.', '/')}" for k, v in values.items()
-    )
-    ns_exec(ns, "sh", "-e", "-c", script)
+    args: list[str] = []
+    for key, value in values.items():
+        if not _SYSCTL_KEY.match(key):
+            raise NetnsError(f"{key!r} is not a sysctl name like net.ipv4.ip_forward")
+        args += ["/proc/sys/" + key.replace(".", "/"), str(value)]
+    proc = ns_exec(ns, "sh", "-e", "-c", _WRITE_PAIRS, "sh", *args, check=False)
+    if proc.returncode != 0:
+        detail = _one_line(proc.stderr).removeprefix("sh: 1: ")
+        raise NetnsError(f"{ns}: cannot set sysctl: {detail or f'exit {proc.returncode}'}")
 
 
 def link_is_up(ns: str, ifname: str) -> bool:

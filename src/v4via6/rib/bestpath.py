@@ -217,14 +217,12 @@ def _decide(cands: list[Cand], trace: _Trace | None) -> list[Cand]:
     return group
 
 
-def select(cands: Iterable[tuple[PathRef, Resolution | None]]) -> tuple[PathRef, ...]:
-    """The best path(s) among resolvable candidates; empty when none is usable."""
+def select(cands: Iterable[tuple[PathRef, Resolution | None]]) -> tuple[Cand, ...]:
+    """The best (path, resolution) pairs, winner first; empty when none is usable."""
     usable = [(p, r) for p, r in cands if r is not None]
-    if not usable:
-        return ()
-    if len(usable) == 1:
-        return (usable[0][0],)
-    return tuple(c[0] for c in _decide(usable, None))
+    if len(usable) <= 1:
+        return tuple(usable)
+    return tuple(_decide(usable, None))
 
 
 def explain(cands: Iterable[tuple[PathRef, Resolution | None]]) -> Decision:

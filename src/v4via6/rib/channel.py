@@ -17,7 +17,7 @@ from ipaddress import IPv4Address
 from typing import Generic, TypeVar
 
 from v4via6.fib.backend import FibOp, OpKind
-from v4via6.model import MAIN_TABLE, Hop, NextHop, Route
+from v4via6.model import MAIN_TABLE, Hop, Route
 from v4via6.rib.adj_in import AdjRibIn
 from v4via6.rib.attrs import NO_ADVERTISE, NO_EXPORT, PathAttrs
 from v4via6.rib.keys import key_to_ipv4
@@ -215,7 +215,7 @@ class Channel:
             pop(k, None)
         changes = rib.update_uniform(self.peer, accepted, out) if accepted else []
         if rejected:
-            changes += rib.update_uniform(self.peer, rejected, None)
+            changes = changes + rib.update_uniform(self.peer, rejected, None)
         return ImportResult(changes, self._count_and_check_limit())
 
     def withdraw(self, keys: Iterable[int]) -> ImportResult:
@@ -324,13 +324,13 @@ class Channel:
                 o = None
             else:
                 if old is not last_old:
-                    last_old, out_old = old, export_path(policy, cache, old[0])
+                    last_old, out_old = old, export_path(policy, cache, old[0][0])
                 o = out_old
             if new is None:
                 n = None
             else:
                 if new is not last_new:
-                    last_new, out_new = new, export_path(policy, cache, new[0])
+                    last_new, out_new = new, export_path(policy, cache, new[0][0])
                 n = out_new
             if prefix is not None and (o is not None or n is not None) and not prefix.matches(key, family):
                 o = n = None
@@ -389,34 +389,42 @@ class Channel:
 # --- the FIB as a channel -------------------------------------------------------------
 
 Hops = tuple[Hop, ...]
+#: (REPLACE to install | DELETE to remove, next hops, keys), in the order they happened.
+FibRun = tuple[OpKind, Hops, list[int]]
 
 
 @dataclass(slots=True)
 class FibBatch:
-    """Kernel work: keys grouped by next-hop set to install, and to remove (old hops)."""
+    """Kernel work as ordered runs of keys sharing one next-hop set.
 
-    install: dict[Hops, list[int]] = field(default_factory=dict)
-    remove: dict[Hops, list[int]] = field(default_factory=dict)
+    DELETE runs carry the hops the route had, so a backend can match it exactly.
+    Order matters (a key may appear in a REPLACE run and a later DELETE run).
+    """
+
+    runs: list[FibRun] = field(default_factory=list)
     metric: int = 0
     src: IPv4Address | None = None
     table: int = MAIN_TABLE
 
     def __len__(self) -> int:
-        return sum(len(v) for v in self.install.values()) + sum(len(v) for v in self.remove.values())
+        return sum(len(keys) for _, _, keys in self.runs)
 
     def to_ops(self) -> list[FibOp]:
-        """The batch as FibBackend ops (REPLACE to install, DELETE to remove)."""
+        """The batch as FibBackend ops, in order."""
         ops: list[FibOp] = []
-        for kind, groups in ((OpKind.DELETE, self.remove), (OpKind.REPLACE, self.install)):
-            for hops, keys in groups.items():
-                for key in keys:
-                    route = Route(key_to_ipv4(key), hops, self.metric, self.src, self.table)
-                    ops.append(FibOp(kind, route))
+        for kind, hops, keys in self.runs:
+            for key in keys:
+                route = Route(key_to_ipv4(key), hops, self.metric, self.src, self.table)
+                ops.append(FibOp(kind, route))
         return ops
 
 
 class FibChannel:
-    """Exports Loc-RIB best paths to the kernel FIB as deltas (IPv4 only)."""
+    """Exports Loc-RIB best paths to the kernel FIB as ordered deltas (IPv4 only).
+
+    No per-prefix state: deltas are appended to runs as they come (consecutive
+    keys with the same next-hop set share a run) and drained with ``take_batch``.
+    """
 
     def __init__(
         self,
@@ -437,7 +445,8 @@ class FibChannel:
         self.counters = ChannelCounters()
         self._hops: dict[BestSet, Hops | None] = {}
         self._hop_sets: dict[Hops, Hops] = {}
-        self._pending: _Pending[Hops] = _Pending()
+        self._runs: list[FibRun] = []
+        self._pending = 0
         rib.subscribe(self)
 
     def hops_for(self, best: BestSet) -> Hops | None:
@@ -447,37 +456,29 @@ class FibChannel:
         if len(self._hops) >= POLICY_CACHE_SIZE:
             self._hops.clear()
         found: Hops | None = None
-        if self.export_policy.apply_attrs(best[0].attrs) is not None:
-            seen: dict[NextHop, None] = {}
-            for path in best:
-                res = self.rib.resolution(path)
-                if res is not None and res.nexthop is not None:
-                    seen[res.nexthop] = None
+        if self.export_policy.apply_attrs(best[0][0].attrs) is not None:
+            seen = {res.nexthop: None for _, res in best if res.nexthop is not None}
             if seen:
                 hops = tuple(Hop(nh) for nh in seen)
                 found = self._hop_sets.setdefault(hops, hops)
         self._hops[best] = found
         return found
 
-    def _of(self, key: int, best: BestSet | None) -> Hops | None:
-        if best is None:
-            return None
-        hops = self.hops_for(best)
-        prefix = self.export_policy.prefix
-        if hops is None or (prefix is not None and not prefix.matches(key, 4)):
-            return None
-        return hops
-
     def notify(self, changes: Sequence[Change]) -> None:
-        before = self._pending.before.setdefault
-        now = self._pending.now
+        runs = self._runs
         hops_for = self.hops_for
         prefix = self.export_policy.prefix
         exported = 0
+        last_kind: OpKind | None = None
+        last_hops: Hops | None = None
+        bucket: list[int] = []
+        if runs:
+            last_kind, last_hops, bucket = runs[-1]
         last_old: BestSet | None = None
         last_new: BestSet | None = None
         hops_old: Hops | None = None
         hops_new: Hops | None = None
+        count = 0
         for key, old, new in changes:
             if old is None:
                 o = None
@@ -491,30 +492,40 @@ class FibChannel:
                 if new is not last_new:
                     last_new, hops_new = new, hops_for(new)
                 n = hops_new
-            if prefix is not None and (o is not None or n is not None) and not prefix.matches(key, 4):
-                o = n = None
             if o is n:
                 continue
-            before(key, o)
-            now[key] = n
-            if o is None:
-                exported += 1
-            elif n is None:
+            if prefix is not None and not prefix.matches(key, 4):
+                continue
+            if n is None:
+                kind, hops = OpKind.DELETE, o
                 exported -= 1
+            else:
+                kind, hops = OpKind.REPLACE, n
+                if o is None:
+                    exported += 1
+            if kind is not last_kind or hops is not last_hops:
+                assert hops is not None
+                bucket = []
+                runs.append((kind, hops, bucket))
+                last_kind, last_hops = kind, hops
+            bucket.append(key)
+            count += 1
+        self._pending += count
         self.counters.exported += exported
 
     def take_batch(self) -> FibBatch:
         """Drain pending kernel work."""
-        install, remove = self._pending.take()
-        return FibBatch(install, remove, self.metric, self.src, self.table)
+        runs, self._runs, self._pending = self._runs, [], 0
+        return FibBatch(runs, self.metric, self.src, self.table)
 
     def desired(self) -> Iterator[Route]:
         """Every route the FIB should hold now (for reconcile at start)."""
+        prefix = self.export_policy.prefix
         for key, best in self.rib.best.items():
-            hops = self._of(key, best)
-            if hops is not None:
+            hops = self.hops_for(best)
+            if hops is not None and (prefix is None or prefix.matches(key, 4)):
                 yield Route(key_to_ipv4(key), hops, self.metric, self.src, self.table)
 
     @property
     def pending(self) -> int:
-        return len(self._pending)
+        return self._pending

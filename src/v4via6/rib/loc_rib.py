@@ -6,7 +6,9 @@ the decision process for those keys only and returns the deltas
 ``(key, old best set, new best set)``; subscribed export channels (peers, the
 FIB) receive the same deltas. A best set is an interned tuple of PathRefs
 (winner first, then ECMP partners), so a million prefixes with one best path
-share one tuple and "unchanged" is an identity test.
+share one tuple and "unchanged" is an identity test. Each entry pairs the path
+with its next-hop resolution, so a next hop moving to another interface is a
+delta like any other.
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ from v4via6.rib.intern import Interner
 from v4via6.rib.nexthop import NextHopResolver
 from v4via6.rib.path import PathRef, PeerInfo, Resolution
 
-BestSet = tuple[PathRef, ...]
+#: A chosen path with where its next hop leads (so a resolution change is a change).
+BestPath = tuple[PathRef, Resolution]
+BestSet = tuple[BestPath, ...]
 Change = tuple[int, BestSet | None, BestSet | None]
 
 
@@ -46,7 +50,7 @@ class LocRib:
         self._sources: dict[PeerInfo, Mapping[int, PathRef]] = {}
         self._sinks: list[RibSink] = []
         self._sets: Interner[BestSet] = Interner(cache_size)
-        self._resolved: dict[PathRef, Resolution | None] = {}
+        self._by_nexthop: dict[tuple[object, PeerInfo], Resolution | None] = {}
         self._single: dict[PathRef, BestSet | None] = {}
         self._cache_size = cache_size
         #: Shared by every channel of this table: equal values become one object.
@@ -79,32 +83,40 @@ class LocRib:
     # --- next hops ----------------------------------------------------------------
 
     def resolution(self, path: PathRef) -> Resolution | None:
-        """Cached next-hop resolution of a path (None: unresolvable)."""
+        """Next-hop resolution of a path (None: unresolvable).
+
+        Cached per (next hop, peer), since that is all it depends on: paths that
+        share a next hop share one Resolution object.
+        """
+        where = (path.nexthop, path.peer)
         try:
-            return self._resolved[path]
+            return self._by_nexthop[where]
         except KeyError:
             pass
-        if len(self._resolved) >= self._cache_size:
-            self._resolved.clear()
-            self._single.clear()
-        res = self.resolver.resolve(path)
-        self._resolved[path] = res
+        if len(self._by_nexthop) >= self._cache_size:
+            self._by_nexthop.clear()
+        res = self._by_nexthop[where] = self.resolver.resolve(path)
         return res
 
     def refresh_nexthops(self) -> list[Change]:
         """Next-hop reachability changed: forget resolutions, recompute every prefix."""
-        self._resolved.clear()
         self._single.clear()
+        self._by_nexthop.clear()
         keys: set[int] = set(self.best)
         for routes in self._sources.values():
             keys.update(routes)
         return self.update(None, keys, ())
 
     def _single_set(self, path: PathRef) -> BestSet | None:
-        if path in self._single:
-            return self._single[path]
-        value = self._sets.intern((path,)) if self.resolution(path) is not None else None
-        self._single[path] = value
+        single = self._single
+        try:
+            return single[path]
+        except KeyError:
+            pass
+        if len(single) >= self._cache_size:
+            single.clear()
+        res = self.resolution(path)
+        value = single[path] = ((path, res),) if res is not None else None
         return value
 
     # --- the decision -------------------------------------------------------------
@@ -122,9 +134,7 @@ class LocRib:
                 sink.notify(changes)
         return changes
 
-    def update_uniform(
-        self, peer: PeerInfo, keys: Sequence[int], path: PathRef | None
-    ) -> list[Change]:
+    def update_uniform(self, peer: PeerInfo, keys: Sequence[int], path: PathRef | None) -> list[Change]:
         """Like ``update`` when every key of ``peer``'s source now maps to ``path``
         (None: removed). With a single source this runs at C speed; else it is ``update``."""
         if len(self._sources) != 1 or peer not in self._sources:
@@ -194,7 +204,7 @@ class LocRib:
         if not chosen:
             return None
         if len(chosen) == 1:
-            return self._single_set(chosen[0])
+            return self._single_set(chosen[0][0])
         return self._sets.intern(chosen)
 
     # --- queries --------------------------------------------------------------------
@@ -209,6 +219,11 @@ class LocRib:
 
     def get(self, key: int) -> BestSet | None:
         return self.best.get(key)
+
+    def winner(self, key: int) -> PathRef | None:
+        """The best path (first of an ECMP group), or None."""
+        found = self.best.get(key)
+        return found[0][0] if found else None
 
     def __len__(self) -> int:
         return len(self.best)

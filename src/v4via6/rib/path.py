@@ -8,7 +8,7 @@ computed once and cached, because the hot path hashes it often.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from ipaddress import IPv4Address, IPv6Address
 
@@ -42,6 +42,29 @@ class PeerInfo:
     #: Paths from this source may share an ECMP group with the winner.
     multipath: bool = False
     preference: int = PREFERENCE_BGP
+    _hash: int = field(init=False, repr=False, compare=False, default=0)
+
+    def __post_init__(self) -> None:
+        # Hashed on every table lookup: compute once.
+        object.__setattr__(
+            self,
+            "_hash",
+            hash(
+                (
+                    self.name,
+                    self.kind,
+                    self.address,
+                    self.router_id,
+                    self.asn,
+                    self.ifname,
+                    self.multipath,
+                    self.preference,
+                )
+            ),
+        )
+
+    def __hash__(self) -> int:
+        return self._hash
 
     @classmethod
     def local(cls, name: str = "local", router_id: int = 0) -> PeerInfo:
@@ -105,3 +128,10 @@ class Resolution:
 
     nexthop: NextHop | None
     igp_cost: int = 0
+    _hash: int = field(init=False, repr=False, compare=False, default=0)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_hash", hash((self.nexthop, self.igp_cost)))
+
+    def __hash__(self) -> int:
+        return self._hash

@@ -449,8 +449,11 @@ def _decode_block(block: bytes, ctx: Context) -> tuple[PathAttributes, tuple[Ver
     as4_path = values.pop("as4_path", None)
     as4_agg = values.pop("as4_aggregator", None)
     if ctx.four_octet_as and (as4_path is not None or as4_agg is not None):
+        # RFC 6793 §3: discarded between NEW speakers, and not passed on
         verdicts.append(Verdict(Action.ATTRIBUTE_DISCARD,
                                 "AS4_PATH/AS4_AGGREGATOR between four-octet speakers", AS4_PATH))
+        kept = [k for k in kept if k[1] not in (AS4_PATH, AS4_AGGREGATOR)]
+        dropped = True
     elif not ctx.four_octet_as:
         agg = values.get("aggregator")
         usable = agg is None or agg[0] == AS_TRANS

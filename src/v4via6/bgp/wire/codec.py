@@ -110,7 +110,7 @@ def decode_message(data: Buffer, ctx: Context = DEFAULT_CONTEXT) -> Message:
         return Notification(body[0], body[1], body[2:])
     if mtype == OPEN:
         return decode_open(body)
-    return decode_route_refresh(body)
+    return decode_route_refresh(body, data)
 
 
 def encode(msg: Message, ctx: Context = DEFAULT_CONTEXT) -> bytes:
@@ -231,9 +231,10 @@ def encode_open_body(msg: Open) -> bytes:
 # ============================================================== ROUTE-REFRESH
 
 
-def decode_route_refresh(body: bytes) -> RouteRefresh:
+def decode_route_refresh(body: bytes, whole: bytes = b"") -> RouteRefresh:
+    """RFC 2918/7313; a wrong length is 7/1 with the whole message as data (RFC 7313 §5)."""
     if len(body) != 4:
-        raise reset(7, 1, f"ROUTE-REFRESH of {len(body)} body bytes, expected 4", body[:4])
+        raise reset(7, 1, f"ROUTE-REFRESH of {len(body)} body bytes, expected 4", whole)
     return RouteRefresh(int.from_bytes(body[0:2], "big"), body[3], body[2])
 
 
@@ -429,27 +430,41 @@ def encode_update_body(u: Update, ctx: Context = DEFAULT_CONTEXT) -> bytes:
     return (len(wd).to_bytes(2, "big") + wd + len(block).to_bytes(2, "big") + block + nl)
 
 
+# IPv4 NLRI bytes of key k with length p: ((k >> _SHIFT_V4[p]) | _HEAD_V4[p]).to_bytes(_STEP_V4[p])
+_STEP_V4 = [1 + ((plen + 7) >> 3) for plen in range(33)]
+_SHIFT_V4 = [40 - ((plen + 7) >> 3) * 8 for plen in range(33)]
+_HEAD_V4 = [plen << (((plen + 7) >> 3) * 8) for plen in range(33)]
+
+
+def _encoded_prefixes(keys: Sequence[int], ids: Sequence[int] | None, afi: int) -> list[bytes]:
+    if afi == AFI_IPV4 and ids is None:
+        sh, head, steps = _SHIFT_V4, _HEAD_V4, _STEP_V4
+        return [((k >> sh[(p := k & 0xFF)]) | head[p]).to_bytes(steps[p], "big") for k in keys]
+    width = 4 if afi == AFI_IPV4 else 16
+    parts: list[bytes] = []
+    for idx, key in enumerate(keys):
+        plen = key & 0xFF
+        nb = (plen + 7) >> 3
+        b = ((plen << (nb * 8)) | ((key >> 8) >> ((width - nb) * 8))).to_bytes(1 + nb, "big")
+        parts.append(b if ids is None else ids[idx].to_bytes(4, "big") + b)
+    return parts
+
+
 def _prefix_chunks(keys: Sequence[int], ids: Sequence[int] | None, afi: int,
                    budget: int) -> Iterator[bytes]:
     """Cut NLRI into runs of at most ``budget`` bytes."""
     if budget < 21:
         raise EncodeError("attributes leave no room for NLRI in one message")
-    width = 4 if afi == AFI_IPV4 else 16
-    parts: list[bytes] = []
-    size = 0
-    for idx, key in enumerate(keys):
-        plen = key & 0xFF
-        nb = (plen + 7) >> 3
-        b = ((plen << (nb * 8)) | ((key >> 8) >> ((width - nb) * 8))).to_bytes(1 + nb, "big")
-        if ids is not None:
-            b = ids[idx].to_bytes(4, "big") + b
-        if size + len(b) > budget:
-            yield b"".join(parts)
-            parts, size = [], 0
-        parts.append(b)
-        size += len(b)
-    if parts:
-        yield b"".join(parts)
+    parts = _encoded_prefixes(keys, ids, afi)
+    start = size = 0
+    for idx, b in enumerate(parts):
+        n = len(b)
+        if size + n > budget:
+            yield b"".join(parts[start:idx])
+            start, size = idx, 0
+        size += n
+    if start < len(parts):
+        yield b"".join(parts[start:])
 
 
 def encode_updates(announcements: Iterable[Announcement], ctx: Context = DEFAULT_CONTEXT,

@@ -8,6 +8,7 @@ Host bits beyond the prefix length are cleared (RFC 4271: they are irrelevant).
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Iterable, Sequence
 from ipaddress import IPv4Network, IPv6Network, ip_network
 
@@ -39,9 +40,17 @@ def addr_width(afi: int) -> int:
     return 4 if afi == AFI_IPV4 else 16
 
 
+_U32 = struct.Struct(">I").unpack_from
+_MASK4_8 = [t[2] for t in _TAB4]
+_STEP4 = [t[0] for t in _TAB4]
+_PAD = b"\x00\x00\x00\x00"
+
+
 def decode_prefixes(data: bytes, start: int, end: int, afi: int) -> list[int]:
     """Decode ``data[start:end]`` as a run of (length, prefix) NLRI into keys."""
-    tab = _TAB4 if afi == AFI_IPV4 else _TAB16
+    if afi == AFI_IPV4:
+        return _decode_v4(data, start, end)
+    tab = _TAB16
     out: list[int] = []
     append = out.append
     frombytes = int.from_bytes
@@ -54,7 +63,28 @@ def decode_prefixes(data: bytes, start: int, end: int, afi: int) -> list[int]:
             append(((frombytes(data[i + 1 : j], "big") << shift) & mask) | plen)
             i = j
     except IndexError:
-        raise NlriError(f"prefix length {data[i]} > {len(tab) - 1}") from None
+        raise NlriError(f"prefix length {data[i]} > 128") from None
+    if i != end:
+        raise NlriError(f"prefix /{out[-1] & 0xFF} overruns the NLRI field")
+    return out
+
+
+def _decode_v4(data: bytes, start: int, end: int) -> list[int]:
+    """IPv4 fast path: read a 4-byte window per prefix and mask what is not the prefix."""
+    padded = data + _PAD if end + 4 > len(data) else data
+    out: list[int] = []
+    append = out.append
+    u32 = _U32
+    masks = _MASK4_8
+    steps = _STEP4
+    i = start
+    try:
+        while i < end:
+            plen = padded[i]
+            append(((u32(padded, i + 1)[0] << 8) & masks[plen]) | plen)
+            i += steps[plen]
+    except IndexError:
+        raise NlriError(f"prefix length {padded[i]} > 32") from None
     if i != end:
         raise NlriError(f"prefix /{out[-1] & 0xFF} overruns the NLRI field")
     return out
