@@ -8,6 +8,7 @@ without error.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from pathlib import Path
@@ -18,7 +19,15 @@ from click.testing import CliRunner
 
 from v4via6.bgp.explain import explain
 from v4via6.bgp.pcap import read_bgp_messages
-from v4via6.bgp.wire import PERMISSIVE, Open, Update, decode_message, encode, format_key
+from v4via6.bgp.wire import (
+    PERMISSIVE,
+    Open,
+    Update,
+    WireError,
+    decode_message,
+    encode,
+    format_key,
+)
 from v4via6.cli.main import cli
 
 SHARED = Path(__file__).parents[2].parent / "shared"
@@ -190,3 +199,16 @@ def test_pcap_text_output_splits_next_hops() -> None:
     assert "capability 5 extended-next-hop: <AFI 1,SAFI 1,NH-AFI 2>" in res.output
     assert "(:: + fe80::12:1) -> global none, link-local fe80::12:1" in res.output
     assert "shutdown message: 'ia-lab E4: bird admin shutdown'" in res.output
+
+
+@pytest.mark.parametrize("entry", MESSAGES, ids=[m["name"] for m in MESSAGES])
+def test_every_single_byte_mutation_is_handled(entry: dict[str, Any]) -> None:
+    """Each byte of each real message set to 00, ff and +1: only WireError may escape
+    the codec, and the explainer never fails."""
+    data = bytes.fromhex(entry["hex"])
+    for pos in range(len(data)):
+        for value in {0x00, 0xFF, (data[pos] + 1) & 0xFF}:
+            mutated = data[:pos] + bytes((value,)) + data[pos + 1 :]
+            with contextlib.suppress(WireError):
+                decode_message(mutated, PERMISSIVE)
+            explain(mutated, PERMISSIVE)

@@ -166,6 +166,12 @@ ROWS = [
         Action.SESSION_RESET, (3, 1)),
     Row("MP_UNREACH plus NLRI without mandatory attributes", update(mp_unreach(), NLRI),
         Action.TREAT_AS_WITHDRAW, check=unreach_still_processed),
+    Row("malformed NEXT_HOP with classic NLRI",
+        update(ORIGIN + AS_PATH + attr(0x40, 3, b"\xc0\x00\x02"), NLRI),
+        Action.TREAT_AS_WITHDRAW, check=withdrawn_nlri),
+    Row("malformed NEXT_HOP beside MP_REACH only is ignored",
+        update(mp_reach() + ORIGIN + AS_PATH + attr(0x40, 3, b"\xc0\x00\x02")),
+        Action.ATTRIBUTE_DISCARD, check=announced),
     Row("NLRI without AS_PATH", update(ORIGIN + NEXT_HOP, NLRI),
         Action.TREAT_AS_WITHDRAW, check=withdrawn_nlri),
     # an End-of-RIB whose NLRI area holds a lone, impossible prefix length

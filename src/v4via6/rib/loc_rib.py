@@ -136,19 +136,23 @@ class LocRib:
 
     def update_uniform(self, peer: PeerInfo, keys: Sequence[int], path: PathRef | None) -> list[Change]:
         """Like ``update`` when every key of ``peer``'s source now maps to ``path``
-        (None: removed). With a single source this runs at C speed; else it is ``update``."""
-        if len(self._sources) != 1 or peer not in self._sources:
+        (None: removed). When no other source holds routes this runs at C speed;
+        otherwise it is ``update``."""
+        if peer not in self._sources or any(routes for other, routes in self._sources.items() if other is not peer):
             return self.update(peer, keys, ())
         new = None if path is None else self._single_set(path)
         best = self.best
         changes: list[Change]
         if new is None:
             pop = best.pop
-            olds = [pop(k, None) for k in keys]
+            olds = [best.get(k) for k in keys]
             changes = [(k, o, None) for k, o in zip(keys, olds, strict=True) if o is not None]
         else:
+            fresh = dict.fromkeys(keys, new)
+            if len(fresh) != len(keys):  # a key listed twice: report it once
+                keys = list(fresh)
             olds = list(map(best.get, keys))
-            best.update(dict.fromkeys(keys, new))
+            best.update(fresh)
             changes = [(k, o, new) for k, o in zip(keys, olds, strict=True) if o is not new]
         if changes:
             for sink in self._sinks:
@@ -159,9 +163,9 @@ class LocRib:
         best = self.best
         changes: list[Change] = []
         append = changes.append
-        sources = list(self._sources.values())
-        if len(sources) == 1:
-            routes = sources[0]
+        sources = [routes for routes in self._sources.values() if routes]
+        if len(sources) <= 1:
+            routes = sources[0] if sources else {}
             last_path: PathRef | None = None
             last_set: BestSet | None = None
             for k in keys:

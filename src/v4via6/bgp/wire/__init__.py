@@ -34,6 +34,13 @@ Updates, in the form the RIB stores
     [Withdrawal(afi, safi, keys, path_ids)]``, ``Update.end_of_rib -> (afi,
     safi) | None``.
 
+OPEN
+    ``Open(my_as, hold_time, bgp_id, capabilities)``; ``open.asn`` (four-octet
+    capability or ``my_as``), ``open.families``, ``open.extended_nexthop``;
+    ``cap_*`` builders and ``Capability.details()``. The codec checks syntax
+    and the version (2/1); hold time, BGP identifier and peer AS are the
+    session's checks.
+
 Sending
     ``encode_updates(announcements, ctx, max_len) -> [bytes]`` packs many
     prefixes per UPDATE; ``encode_withdrawals(withdrawal, ctx, max_len)``;

@@ -484,11 +484,8 @@ def decode_attributes(block: bytes, ctx: Context) -> tuple[PathAttributes, tuple
 
 
 def intern_size() -> int:
+    """Distinct attribute blocks currently interned (bounded by INTERN_MAX)."""
     return len(_INTERN)
-
-
-def has_attribute(block: bytes, code: int) -> bool:
-    return any(c == code for _f, c, _s, _e in iter_attributes(block))
 
 
 def encode_attributes(attrs: PathAttributes, ctx: Context, *, propagate: bool = False) -> bytes:

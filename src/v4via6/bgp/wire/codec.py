@@ -122,6 +122,9 @@ def encode(msg: Message, ctx: Context = DEFAULT_CONTEXT) -> bytes:
     elif isinstance(msg, Notification):
         body = bytes((msg.code, msg.subcode)) + msg.data
     elif isinstance(msg, Open):
+        if not 0 <= msg.my_as <= 0xFFFF:
+            raise EncodeError(f"OPEN my_as {msg.my_as} does not fit 2 octets; send AS_TRANS "
+                              "(23456) and the four-octet AS capability")
         body = encode_open_body(msg)
     else:
         body = msg.afi.to_bytes(2, "big") + bytes((msg.subtype, msg.safi))
@@ -221,7 +224,7 @@ def encode_open_body(msg: Open) -> bytes:
         2 + len(v) for _t, v in params) > 255
     lsize = 2 if extended else 1
     blob = b"".join(bytes((t,)) + len(v).to_bytes(lsize, "big") + v for t, v in params)
-    head = (bytes((msg.version,)) + (msg.my_as & 0xFFFF).to_bytes(2, "big")
+    head = (bytes((msg.version,)) + msg.my_as.to_bytes(2, "big")
             + msg.hold_time.to_bytes(2, "big") + msg.bgp_id.packed)
     if extended:
         return head + b"\xff\xff" + len(blob).to_bytes(2, "big") + blob
@@ -329,7 +332,9 @@ def decode_update(body: bytes, ctx: Context = DEFAULT_CONTEXT) -> Update:
             order.append(code)
         elif code == NEXT_HOP:
             if ln != 4 or flags & (F_OPTIONAL | F_TRANSITIVE) != F_TRANSITIVE:
-                verdicts.append(Verdict(Action.TREAT_AS_WITHDRAW,
+                # RFC 4760 §3: without classic NLRI a NEXT_HOP is ignored anyway
+                verdicts.append(Verdict(Action.TREAT_AS_WITHDRAW if nlri
+                                        else Action.ATTRIBUTE_DISCARD,
                                         f"NEXT_HOP: length {ln} flags 0x{flags:02x} invalid", code))
             else:
                 next_hop = IPv4Address(body[v:e])
