@@ -64,14 +64,22 @@ class Phase:
         return f"{what:44s} {self.cpu:6.2f} s CPU [{self.wall:5.2f} s] = {n / self.cpu:>9,.0f} routes/s"
 
 
-def run(keys: list[int], attr_sets: list[PlainAttrs], chunk: int, with_fib: bool) -> None:
+def run(keys: list[int], attr_sets: list[PlainAttrs], chunk: int, with_fib: bool, first: bool = True) -> None:
     nh = PlainNextHop(None, IPv6Address("fe80::1"))
     rib = LocRib()
     fib = FibChannel(rib) if with_fib else None
+    if not first:  # a second peer already holds the same table (with a longer AS path)
+        other = PeerInfo("other", PeerKind.EBGP, IPv6Address("fe80::2"), 2, 65003, "eth1")
+        longer = PlainAttrs.with_path(65003, 65004, 65005, 65006)
+        Channel(rib, other).announce(keys, longer, PlainNextHop(None, IPv6Address("fe80::2")))
+        if fib is not None:
+            fib.take_batch()
     peer = PeerInfo("bench", PeerKind.EBGP, IPv6Address("fe80::1"), 1, 65001, "eth0")
     ch = Channel(rib, peer)
     n = len(keys)
     label = "+ fib channel" if with_fib else "rib only"
+    if not first:
+        label += ", 2nd full table"
     with Phase() as load:
         for u, i in enumerate(range(0, n, chunk)):
             ch.announce(keys[i : i + chunk], attr_sets[u % len(attr_sets)], nh)
@@ -84,7 +92,7 @@ def run(keys: list[int], attr_sets: list[PlainAttrs], chunk: int, with_fib: bool
         ch.withdraw_all()
         if fib is not None:
             assert len(fib.take_batch()) == n
-    assert len(rib) == 0
+    assert len(rib) == (0 if first else n)
     print(down.show(f"withdraw_all ({label})", n))
 
 
@@ -93,6 +101,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=1_000_000)
     ap.add_argument("--chunk", type=int, default=500, help="prefixes per UPDATE (packed mode)")
     ap.add_argument("--mode", choices=("packed", "realistic"), default="packed")
+    ap.add_argument("--second-table", action="store_true", help="also: load while another peer holds it")
     args = ap.parse_args()
     rss0 = rss_mb()
     keys = table_keys(args.n)
@@ -105,6 +114,9 @@ def main() -> None:
     run(keys, attr_sets, chunk, with_fib=False)
     gc.collect()
     run(keys, attr_sets, chunk, with_fib=True)
+    if args.second_table:
+        gc.collect()
+        run(keys, attr_sets, chunk, with_fib=True, first=False)
     print(f"peak RSS {rss_mb():.0f} MB (at start {rss0:.0f} MB; includes the key list)")
 
 

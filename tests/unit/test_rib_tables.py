@@ -79,6 +79,25 @@ def test_update_reports_only_changed_prefixes() -> None:
     assert len(again) == 1
 
 
+def test_key_listed_twice_is_one_change() -> None:
+    rib = LocRib()
+    a = Channel(rib, peer("a", 1))
+    k = keys(1)[0]
+    assert len(a.announce([k, k], PlainAttrs(), LL1).changes) == 1
+    assert len(a.withdraw([k, k]).changes) == 1
+
+
+def test_fast_path_used_while_other_sources_are_empty() -> None:
+    rib = LocRib()
+    a, b = Channel(rib, peer("a", 1)), Channel(rib, peer("b", 2, "eth1"))
+    a.announce(keys(3), PlainAttrs.with_path(65001, 65002), LL1)
+    assert len(rib) == 3
+    # b then sends a better path for one prefix: the general decision takes over.
+    b.announce(keys(1), PlainAttrs.with_path(65002), LL1)
+    assert rib.winner(keys(1)[0]) is b.accepted[keys(1)[0]]
+    assert rib.winner(keys(2)[1]) is a.accepted[keys(2)[1]]
+
+
 def test_best_sets_are_shared() -> None:
     rib = LocRib()
     Channel(rib, peer("a", 1)).announce(keys(1000), PlainAttrs.with_path(65001), LL1)

@@ -149,6 +149,19 @@ class BgpPeer(_Strict):
             return value
         raise ValueError(f"{value!r}: expected an AS number (1..4294967295), \"external\" or \"internal\"")
 
+    @field_validator("import_", "export")
+    @classmethod
+    def _check_policy(cls, value: Any) -> Any:
+        if value is None:
+            return None
+        from v4via6.rib.policy import parse_policy
+
+        try:
+            parse_policy(value, "policy")
+        except ValueError as exc:
+            raise ValueError(str(exc).removeprefix("policy: ").removeprefix("policy.")) from None
+        return value
+
     @field_validator("hold_time")
     @classmethod
     def _check_hold(cls, value: int) -> int:

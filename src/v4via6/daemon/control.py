@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import socket
 from collections.abc import Awaitable, Callable
@@ -93,6 +94,9 @@ class ControlServer:
                 answer = {"ok": False, "error": str(exc)}
             except json.JSONDecodeError:
                 answer = {"ok": False, "error": "request is not valid JSON"}
+            except Exception as exc:  # a bug must not leave the client without an answer
+                logging.getLogger("v4via6.control").exception("event=control-error")
+                answer = {"ok": False, "error": f"internal error: {exc!r}"}
             writer.write(json.dumps(answer, default=str).encode() + b"\n")
             await writer.drain()
         except (TimeoutError, ConnectionError):

@@ -217,11 +217,32 @@ def _decide(cands: list[Cand], trace: _Trace | None) -> list[Cand]:
     return group
 
 
+Rank = tuple[int, int, int, int]
+
+
+def rank(path: PathRef) -> Rank:
+    """Steps 1-4 as one sort key, lower is better (total orders: lexicographic = stepwise)."""
+    attrs = path.attrs
+    lp = attrs.local_pref
+    return (
+        -path.peer.preference,
+        -(DEFAULT_LOCAL_PREF if lp is None else lp),
+        attrs.as_path_len,
+        attrs.origin,
+    )
+
+
 def select(cands: Iterable[tuple[PathRef, Resolution | None]]) -> tuple[Cand, ...]:
     """The best (path, resolution) pairs, winner first; empty when none is usable."""
     usable = [(p, r) for p, r in cands if r is not None]
     if len(usable) <= 1:
         return tuple(usable)
+    # Hot path: most contests are decided by steps 1-4; only ties take the full walk.
+    ranks = [rank(c[0]) for c in usable]
+    top = min(ranks)
+    usable = [c for c, r in zip(usable, ranks, strict=True) if r == top]
+    if len(usable) == 1:
+        return (usable[0],)
     return tuple(_decide(usable, None))
 
 

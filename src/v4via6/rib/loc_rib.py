@@ -52,6 +52,7 @@ class LocRib:
         self._sets: Interner[BestSet] = Interner(cache_size)
         self._by_nexthop: dict[tuple[object, PeerInfo], Resolution | None] = {}
         self._single: dict[PathRef, BestSet | None] = {}
+        self._infos: dict[PathRef, tuple[bestpath.Rank, Resolution | None]] = {}
         self._cache_size = cache_size
         #: Shared by every channel of this table: equal values become one object.
         self.attrs_interner: Interner[PathAttrs] = Interner(cache_size)
@@ -101,6 +102,7 @@ class LocRib:
     def refresh_nexthops(self) -> list[Change]:
         """Next-hop reachability changed: forget resolutions, recompute every prefix."""
         self._single.clear()
+        self._infos.clear()
         self._by_nexthop.clear()
         keys: set[int] = set(self.best)
         for routes in self._sources.values():
@@ -145,7 +147,7 @@ class LocRib:
         changes: list[Change]
         if new is None:
             pop = best.pop
-            olds = [best.get(k) for k in keys]
+            olds = [pop(k, None) for k in keys]
             changes = [(k, o, None) for k, o in zip(keys, olds, strict=True) if o is not None]
         else:
             fresh = dict.fromkeys(keys, new)
@@ -198,13 +200,38 @@ class LocRib:
             append((k, old, new))
         return changes
 
+    def _info(self, path: PathRef) -> tuple[bestpath.Rank, Resolution | None]:
+        infos = self._infos
+        try:
+            return infos[path]
+        except KeyError:
+            pass
+        if len(infos) >= self._cache_size:
+            infos.clear()
+        info = infos[path] = (bestpath.rank(path), self.resolution(path))
+        return info
+
     def _decide_key(self, key: int, sources: list[Mapping[int, PathRef]]) -> BestSet | None:
         paths = [p for routes in sources if (p := routes.get(key)) is not None]
         if not paths:
             return None
         if len(paths) == 1:
             return self._single_set(paths[0])
-        chosen = bestpath.select((p, self.resolution(p)) for p in paths)
+        # Steps 1-4 from cached ranks; most prefixes are decided here.
+        info = self._info
+        top: list[PathRef] = []
+        top_rank: bestpath.Rank | None = None
+        for p in paths:
+            rank, res = info(p)
+            if res is None:
+                continue
+            if top_rank is None or rank < top_rank:
+                top_rank, top = rank, [p]
+            elif rank == top_rank:
+                top.append(p)
+        if len(top) <= 1:
+            return self._single_set(top[0]) if top else None
+        chosen = bestpath.select((p, self.resolution(p)) for p in top)
         if not chosen:
             return None
         if len(chosen) == 1:
