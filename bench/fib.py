@@ -5,6 +5,12 @@ veth pair (b0/b1, link-local IPv6 only); it is deleted at the end, also on failu
 Routes are /24s from 240.0.0.0/4 (reserved, never on any wire; 2^20 of them fit),
 all via inet6 fe80::1 dev b0 with protocol 46; they live only in the namespace.
 
+Deletes: the route list is ascending; NetlinkFib sends a run of deletes in
+reverse (see netlink._send_order: the kernel trie deletes ascending prefixes in
+O(n) each). ``ip -batch`` is timed deleting both ascending (the natural file)
+and descending (the same order NetlinkFib sends), so the comparison is fair.
+Times are wall clock and CPU (user + sys, this process and its children).
+
     sudo python3 bench/fib.py --quick          # N = 20000
     sudo python3 bench/fib.py                  # N = 100000 and 1000000
     sudo python3 bench/fib.py --n 100000
@@ -62,10 +68,11 @@ def _cpu() -> float:
     return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
-def time_ip_batch(n: int, verb: str) -> tuple[float, float]:
+def time_ip_batch(n: int, verb: str, descending: bool = False) -> tuple[float, float]:
+    order = range(n - 1, -1, -1) if descending else range(n)
     with tempfile.NamedTemporaryFile("w", suffix=".batch", delete=False) as f:
         tail = " via inet6 fe80::1 dev b0 proto 46\n" if verb == "add" else " proto 46\n"
-        f.writelines(f"route {verb} {prefix(i)}{tail}" for i in range(n))
+        f.writelines(f"route {verb} {prefix(i)}{tail}" for i in order)
         path = f.name
     try:
         clock = Clock()
@@ -89,7 +96,7 @@ def fmt(n: int, t: tuple[float, float], base: tuple[float, float] | None = None)
     return text
 
 
-def run(n: int) -> list[str]:
+def run(n: int, ascending: bool) -> list[str]:
     lines = [f"N = {n}"]
     hops = (Hop(NextHop.parse("fe80::1%b0")),)
     routes = [Route(IPv4Network((BASE + (i << 8), 24)), hops) for i in range(n)]
@@ -98,10 +105,17 @@ def run(n: int) -> list[str]:
 
     t_add = time_ip_batch(n, "add")
     assert ns_route_count() == n, "ip -batch did not install every route"
-    t_del = time_ip_batch(n, "del")
+    t_del_asc: tuple[float, float] | None = None
+    if ascending:
+        t_del_asc = time_ip_batch(n, "del")
+        assert ns_route_count() == 0
+        time_ip_batch(n, "add")
+    t_del = time_ip_batch(n, "del", descending=True)
     assert ns_route_count() == 0
-    lines.append(f"  ip -batch          add {fmt(n, t_add)}")
-    lines.append(f"  ip -batch          del {fmt(n, t_del)}")
+    lines.append(f"  ip -batch          add      {fmt(n, t_add)}")
+    if t_del_asc is not None:
+        lines.append(f"  ip -batch          del asc  {fmt(n, t_del_asc)}")
+    lines.append(f"  ip -batch          del desc {fmt(n, t_del)}")
     for mode, label in ((True, "NetlinkFib nhobj"), (False, "NetlinkFib inline")):
         fib = NetlinkFib(netns=NS, nexthop_objects=mode)
         try:
@@ -114,8 +128,11 @@ def run(n: int) -> list[str]:
             fib.flush()
         finally:
             fib.close()
-        lines.append(f"  {label:<18} add {fmt(n, ta, t_add)}")
-        lines.append(f"  {label:<18} del {fmt(n, td, t_del)}")
+        lines.append(f"  {label:<18} add      {fmt(n, ta, t_add)}")
+        lines.append(f"  {label:<18} del      {fmt(n, td, t_del)}  vs del desc")
+        if t_del_asc is not None:
+            lines.append(f"  {'':<18}          {'':<38} ({t_del_asc[0] / td[0]:.2f}x wall, "
+                         f"{t_del_asc[1] / td[1]:.2f}x cpu vs del asc)")
     return lines
 
 
@@ -123,6 +140,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--n", type=int, action="append", help="route count (repeatable)")
     parser.add_argument("--quick", action="store_true", help="one small run (N = 20000)")
+    parser.add_argument("--no-ascending", action="store_true",
+                        help="skip ip -batch delete in ascending order (slow at 1M)")
     args = parser.parse_args()
     if os.geteuid() != 0:
         print("bench/fib.py: needs root (creates network namespace v4v6-bench-fib)",
@@ -139,7 +158,7 @@ def main() -> int:
         sh("ip", "-n", NS, "link", "set", "b1", "up")
         print(f"kernel {os.uname().release}, python {sys.version.split()[0]}")
         for n in sizes:
-            for line in run(n):
+            for line in run(n, not args.no_ascending):
                 print(line, flush=True)
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(f"  peak RSS {rss:.0f} MB (includes the benchmark's own route list)")

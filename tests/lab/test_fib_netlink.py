@@ -261,3 +261,18 @@ def test_route_show_reflects_batch_quickly(ns: Ns, fib: NetlinkFib) -> None:
     while len(ns.routes().splitlines()) < 64:
         assert time.monotonic() < deadline
     assert len(fib.list_routes()) == 64
+
+
+def test_device_down_fails_per_op_then_works_once_up(ns: Ns, fib: NetlinkFib) -> None:
+    ns.ip("link", "set", "v1", "down")  # v0 loses its carrier, v1 is down
+    route = Route.simple("203.0.113.0/24", B)
+    res = fib.apply([add(route)])
+    assert res.ok == 0
+    [failure] = res.errors
+    assert failure.op.route == route and failure.errno == errno.ENETDOWN
+    ns.ip("link", "set", "v1", "up")
+    deadline = time.monotonic() + 10
+    while "LOWER_UP" not in ns.ip("link", "show", "v1"):
+        assert time.monotonic() < deadline, "v1 did not come back up"
+    assert fib.apply([add(route)]).ok == 1
+    assert re.search(rf"203\.0\.113\.0/24 .*via inet6 fe80::2 dev v1 {PROTO}", ns.routes())

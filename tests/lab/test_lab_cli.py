@@ -47,11 +47,15 @@ def test_status_json_has_stable_keys(lab: Lab) -> None:
     assert code == 0
     (entry,) = json.loads(stdout)["labs"]
     assert set(entry) == {"name", "phase", "topology", "created", "state_file", "routing",
-                          "namespaces", "processes", "configs"}
+                          "routing_mode", "namespaces", "processes", "configs"}
     assert entry["phase"] == "up"
+    assert entry["routing_mode"] == "bgp"
     assert all(ns["present"] for ns in entry["namespaces"])
     assert set(entry["configs"]) == {"r1", "r2", "r3"}
-    assert Path(entry["configs"]["r1"]).read_text().count("[[static.route]]") == 2
+    r2 = Path(entry["configs"]["r2"]).read_text()
+    assert r2.count("[[bgp.peer]]") == 2 and 'interface = "to-r3"' in r2
+    assert sorted(p["node"] for p in entry["processes"]) == ["r1", "r2", "r3"]
+    assert all(p["running"] for p in entry["processes"])
 
 
 def test_trace_json_explains_each_hop(lab: Lab) -> None:

@@ -270,3 +270,29 @@ def test_forcing_objects_on_a_kernel_without_them(monkeypatch: pytest.MonkeyPatc
         open_fib(monkeypatch, FakeRtnl(nexthops=False), nexthop_objects=True)
     fib = open_fib(monkeypatch, FakeRtnl(nexthops=True), nexthop_objects=False)
     assert fib.mode == "inline"
+
+
+def test_runs_of_deletes_go_out_in_reverse() -> None:
+    r = Route.simple("198.51.100.0/24", A)
+    kinds = "ADDDARDD"
+    names = {"A": OpKind.ADD, "D": OpKind.DELETE, "R": OpKind.REPLACE}
+    ops = [FibOp(names[k], r) for k in kinds]
+    assert list(netlink._send_order(ops)) == [0, 3, 2, 1, 4, 5, 7, 6]
+    assert list(netlink._send_order([])) == []
+
+
+def test_deletes_reach_the_kernel_highest_first_and_errors_keep_op_order(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    kernel = FakeRtnl(nexthops=False)
+    fib = open_fib(monkeypatch, kernel)
+    routes = [Route.simple(f"198.51.100.{i}/32", A) for i in range(6)]
+    fib.apply([add(r) for r in routes[::2]])
+    kernel.requests.clear()
+    res = fib.apply([FibOp(OpKind.DELETE, r) for r in routes])
+    assert [req[35] for req in kernel.requests] == [5, 4, 3, 2, 1, 0]  # last octet of RTA_DST
+    assert res.ok == 3
+    assert [str(f.op.route.prefix) for f in res.errors] == [
+        "198.51.100.1/32", "198.51.100.3/32", "198.51.100.5/32"
+    ]
+    assert all(f.errno == errno.ESRCH for f in res.errors)

@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 import tomllib
+from ipaddress import IPv4Address
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from v4via6.config.load import parse_config
 from v4via6.lab.routeview import RouteLine, parse_ip_json, planned_routes, walk
-from v4via6.lab.routing import config_routes, generated_routes, plan_router
+from v4via6.lab.routing import (
+    config_routes,
+    generated_routes,
+    plan_router,
+    reachable_prefixes,
+    router_asn,
+    router_ids,
+)
 from v4via6.lab.tomlwrite import dumps
-from v4via6.lab.topology import load_default, parse
+from v4via6.lab.topology import TopologyError, load_default, parse
 
 # `ip -j -4 route` as printed by iproute2 6.1 (multipath, proto 46, blackhole).
 IP_JSON: list[dict[str, Any]] = [
@@ -47,12 +56,68 @@ def test_generated_routes_for_default_chain() -> None:
 
 
 def test_generated_config_is_accepted_by_the_config_loader() -> None:
-    topo = load_default()
+    topo = load_default().with_routing("static")
     for router in topo.routers:
         plan = plan_router(topo, router)
         assert plan.mode == "static" and plan.generated
         cfg = parse_config(tomllib.loads(dumps(plan.config)), f"{router.name}.toml")
         assert len(cfg.static.route) == len(plan.config["static"]["route"])
+
+
+def test_builtin_default_runs_bgp_with_unnumbered_peers_and_configs_load() -> None:
+    topo = load_default()
+    assert topo.routing == "bgp"
+    plans = {r.name: plan_router(topo, r, socket=f"/run/x/{r.name}.sock") for r in topo.routers}
+    assert all(p.mode == "bgp" and p.generated for p in plans.values())
+    r2 = plans["r2"].config
+    assert r2["bgp"]["asn"] == 65002
+    assert r2["bgp"]["router_id"] == "203.0.113.2"  # r2 has no IPv4 loopback
+    assert r2["bgp"]["redistribute"] == ["connected"]
+    assert [p["interface"] for p in r2["bgp"]["peer"]] == ["to-r1", "to-r3"]
+    assert all((p["remote_as"], p["import"], p["export"]) == ("external", "all", "all")
+               for p in r2["bgp"]["peer"])
+    assert r2["control"] == {"socket": "/run/x/r2.sock"}
+    assert plans["r1"].config["bgp"]["router_id"] == "203.0.113.1"  # its loopback
+    assert plans["r3"].config["bgp"]["asn"] == 65003
+    for name, plan in plans.items():
+        cfg = parse_config(tomllib.loads(dumps(plan.config)), f"{name}.toml")
+        assert cfg.bgp is not None and not cfg.static.route
+        assert cfg.control.socket == f"/run/x/{name}.sock"
+
+
+def test_generated_router_ids_are_unique_and_asns_private() -> None:
+    # r2 has no loopback and r5's loopback is 203.0.113.2: r2 must take another id.
+    text = "\n".join(
+        f'[nodes.r{i}]\nkind = "router"\nloopback4 = "{lo}"'
+        for i, lo in ((1, "none"), (2, "none"), (3, "auto"), (4, "none"), (5, "203.0.113.2/32"))
+    ) + "\n" + "\n".join(f'[[links]]\na = "r{i}"\nb = "r{i + 1}"' for i in range(1, 5))
+    topo = parse('routing = "bgp"\n' + text, "ids.toml")
+    ids = router_ids(topo)
+    assert len(set(ids.values())) == 5
+    assert ids["r5"] == IPv4Address("203.0.113.2") and ids["r2"] != ids["r5"]
+    assert ids["r1"] == IPv4Address("203.0.113.1")
+    assert [router_asn(r) for r in topo.routers] == [65001, 65002, 65003, 65004, 65005]
+    # a router with no router-router link runs nothing
+    lone = parse('routing = "bgp"\n[nodes.r1]\nkind = "router"', "lone.toml")
+    assert plan_router(lone, lone.node("r1")).mode == "none"
+
+
+def test_routing_mode_key_and_static_override() -> None:
+    topo = parse('routing = "static"\n[nodes.r1]\nkind = "router"', "s.toml")
+    assert topo.routing == "static" and topo.with_routing("bgp").routing == "bgp"
+    assert parse('[nodes.r1]\nkind = "router"', "d.toml").routing == "static"
+    with pytest.raises(TopologyError) as info:
+        parse('routing = "ospf"\n[nodes.r1]\nkind = "router"', "bad.toml")
+    assert str(info.value).startswith("bad.toml: routing: ")
+
+
+def test_bgp_plan_draws_the_routes_bgp_should_learn() -> None:
+    topo = load_default()
+    texts = [ln.text() for ln in planned_routes(topo, "r1")]
+    assert "198.51.100.0/24 via inet6 fe80::2 dev to-r2 (r2)" in texts
+    assert [str(p) for p in reachable_prefixes(topo, topo.node("r2"))] == [
+        "192.0.2.0/24", "203.0.113.1/32", "198.51.100.0/24", "203.0.113.3/32",
+    ]
 
 
 def test_ecmp_when_two_equal_paths() -> None:

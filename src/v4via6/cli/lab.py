@@ -1,8 +1,9 @@
 """CLI: ``v4via6 lab ...`` (namespace labs) and ``v4via6 demo``.
 
 ``lab up/down/status/exec/ping/trace/draw`` manage labs built from topology
-files (see docs/lab.md); ``demo`` brings the built-in lab up, proves IPv4
-crosses an IPv6-only core, draws it and tears it down.
+files (see docs/lab.md); ``demo`` brings the built-in lab up (BGP daemons with
+unnumbered peering, or static routes with ``--static``), proves IPv4 crosses
+an IPv6-only core, draws it and tears it down.
 """
 
 from __future__ import annotations
@@ -18,10 +19,13 @@ from types import FrameType
 from typing import Any
 
 import click
+from rich import box
 from rich.console import Console
 from rich.markup import escape
+from rich.table import Table
 
 from v4via6.cli.common import echo_json, fail, need_root
+from v4via6.daemon.control import ControlError
 from v4via6.lab import lifecycle, netns, prereq
 from v4via6.lab.demo import PingResult, ping, resolve_target, trace
 from v4via6.lab.draw import Picture, TraceHop, render
@@ -99,9 +103,18 @@ def lab_group() -> None:
 @click.argument("topology", required=False, type=click.Path(dir_okay=False))
 @click.option("--name", metavar="NAME", help="Lab name (default: the topology's name).")
 @click.option("--no-routes", is_flag=True, help="Addresses and sysctls only; start no routing.")
-def up_command(topology: str | None, name: str | None, no_routes: bool) -> None:
+@click.option("--static", "static", is_flag=True,
+              help="Routers without a config of their own get static routes, not BGP.")
+@click.option("--bgp", "bgp", is_flag=True,
+              help="Routers without a config of their own run the BGP daemon.")
+def up_command(topology: str | None, name: str | None, no_routes: bool, static: bool,
+               bgp: bool) -> None:
     """Bring a lab up from TOPOLOGY (default: the built-in h1 — r1 — r2 — r3 — h2)."""
+    if static and bgp:
+        fail("lab up: choose one of --static and --bgp")
     topo = _load_topology(topology)
+    if static or bgp:
+        topo = topo.with_routing("static" if static else "bgp")
     need_root("lab up")
     _check_machine("ip")
     console = _console()
@@ -180,6 +193,7 @@ def _status(name: str) -> dict[str, Any]:
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(state.created)),
         "state_file": str(state.path),
         "routing": state.routing,
+        "routing_mode": state.routing_mode,
         "namespaces": namespaces,
         "processes": processes,
         "configs": dict(state.configs),
@@ -358,13 +372,26 @@ def draw_command(topology: str | None, lab_name: str | None, out: str | None) ->
 class _Demo:
     """The demo's steps, printing progress as it goes."""
 
-    def __init__(self, console: Console, name: str, out: str) -> None:
+    def __init__(self, console: Console, name: str, out: str, *, static: bool = False) -> None:
         self.console = console
         self.name = name
         self.out = out
-        self.topo = load_default()
+        self.topo = load_default().with_routing("static" if static else "bgp")
         self.lab: Lab | None = None
         self.t0 = time.monotonic()
+        self.bgp_started: float | None = None
+        self.converged_in: float | None = None
+
+    @property
+    def bgp(self) -> bool:
+        return self.topo.routing == "bgp"
+
+    def _progress(self, status: Any, msg: str) -> None:
+        if msg.startswith("waiting for BGP sessions"):
+            self.bgp_started = time.monotonic()
+        elif msg.startswith("BGP converged") and self.bgp_started is not None:
+            self.converged_in = time.monotonic() - self.bgp_started
+        status.update(escape(msg))
 
     def say(self, ok: bool, text: str) -> None:
         mark = "[green]✓[/]" if ok else "[red]✗[/]"
@@ -374,12 +401,52 @@ class _Demo:
         with self.console.status("bringing the lab up ...") as status:
             state = lifecycle.up(
                 self.topo, self.name,
-                progress=lambda msg: status.update(escape(msg)),
+                progress=lambda msg: self._progress(status, msg),
             )
         self.lab = Lab(state, self.topo)
+        if not self.bgp:
+            self.say(True, f"lab {self.name} up: namespaces {ns_prefix(self.name)}h1 ... h2, "
+                     "routes installed with `v4via6 apply` on r1, r2, r3")
+            return self.lab
         self.say(True, f"lab {self.name} up: namespaces {ns_prefix(self.name)}h1 ... h2, "
-                 "routes installed with `v4via6 apply` on r1, r2, r3")
+                 "`v4via6 run` (BGP) on r1 (AS 65001), r2 (AS 65002), r3 (AS 65003),"
+                 " unnumbered peering on the core links")
+        took = f" in {self.converged_in:.1f} s" if self.converged_in is not None else ""
+        self.say(True, f"BGP converged{took}: every session Established, routes installed")
         return self.lab
+
+    def peers(self, lab: Lab) -> bool:
+        """Print every router's `show peers`; True when all sessions are Established."""
+        table = Table(title="show peers (each router's BGP daemon)", title_justify="left",
+                      box=box.SIMPLE_HEAD, pad_edge=False)
+        for col in ("router", "peer", "neighbour", "AS", "state", "up", "ext-nh",
+                    "v4 r/a/i/s"):
+            table.add_column(col, no_wrap=True)
+        all_up = True
+        for router in lab.routers:
+            try:
+                peers = lab.peers(router)
+            except (KeyError, ControlError, OSError, ValueError) as exc:
+                self.say(False, f"{router}: show peers failed: {exc}")
+                all_up = False
+                continue
+            for peer in peers:
+                v4 = _as_dict(_as_dict(peer.get("prefixes")).get("ipv4"))
+                caps = _as_dict(peer.get("capabilities"))
+                uptime = peer.get("uptime")
+                all_up = all_up and peer.get("state") == "Established"
+                table.add_row(
+                    router, str(peer.get("name")), str(peer.get("address") or "-"),
+                    str(peer.get("remote_as")),
+                    str(peer.get("state")),
+                    f"{uptime:.0f}s" if isinstance(uptime, int | float) else "-",
+                    "yes" if caps.get("extended_nexthop") else "no",
+                    "/".join(str(v4.get(k, "-")) for k in ("received", "accepted", "installed",
+                                                            "sent")),
+                )
+        self.console.print(table)
+        self.console.print(f"  [dim](one router: v4via6 show peers --socket {lab.socket('r1')})[/]")
+        return all_up
 
     def tables(self, lab: Lab) -> None:
         for router in lab.routers:
@@ -425,8 +492,12 @@ class _Demo:
         self.say(True, f"picture written: {self.out} (open it in a browser)")
 
 
+def _as_dict(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def _summary(console: Console, result: PingResult | None, hops: list[TraceHop],
-             core_ok: bool) -> bool:
+             core_ok: bool, *, bgp: bool = False) -> bool:
     crossed = result is not None and result.ok and core_ok
     r2 = next((h for h in hops if h.node == "r2"), None)
     r3 = next((h for h in hops if h.node == "r3"), None)
@@ -435,7 +506,9 @@ def _summary(console: Console, result: PingResult | None, hops: list[TraceHop],
         console.print(
             f"  [green]PASS[/]: IPv4 crossed an IPv6-only core: h1 -> h2 ({result.address}),"
             f" {result.received}/{result.sent} pings answered;"
-            " r1, r2 and r3 route IPv4 via IPv6 link-local next hops."
+            " r1, r2 and r3 route IPv4 via IPv6 link-local next hops"
+            + (" learned over BGP (RFC 8950, unnumbered sessions)." if bgp else
+               " (static routes).")
         )
     else:
         console.print("  [red]FAIL[/]: IPv4 did not get from h1 to h2 across the core.")
@@ -451,22 +524,26 @@ def _summary(console: Console, result: PingResult | None, hops: list[TraceHop],
 @click.option("--keep", is_flag=True, help="Leave the lab up afterwards (remove: v4via6 lab down demo).")
 @click.option("--out", default="v4via6-demo.svg", show_default=True, metavar="FILE.svg",
               help="Where to write the picture.")
+@click.option("--static", "static", is_flag=True,
+              help="Static routes (v4via6 apply) instead of the BGP daemon.")
 @click.option("--name", default=DEMO_LAB, show_default=True, hidden=True, help="Lab name.")
-def demo_command(keep: bool, out: str, name: str) -> None:
+def demo_command(keep: bool, out: str, static: bool, name: str) -> None:
     """IPv4 hosts talk across a core with no IPv4: bring up, prove, draw, tear down."""
     need_root("demo")
     _check_machine("ip", "ping", "traceroute")
     console = _console()
     console.print("[bold]v4via6 demo[/]: h1 — r1 — r2 — r3 — h2; the r1—r2—r3 links carry"
                   " only IPv6 link-local addresses; r2 has no IPv4 address at all.")
-    demo = _Demo(console, name, out)
+    demo = _Demo(console, name, out, static=static)
     result: PingResult | None = None
     hops: list[TraceHop] = []
     core_ok = False
+    peers_ok = False
     try:
         with _sigterm_as_interrupt():
             try:
                 lab = demo.up()
+                peers_ok = demo.peers(lab) if demo.bgp else True
                 demo.tables(lab)
                 core_ok = demo.core_has_no_ipv4(lab)
                 result = demo.ping(lab)
@@ -486,7 +563,7 @@ def demo_command(keep: bool, out: str, name: str) -> None:
     if keep:
         console.print(f"lab {name} left up: v4via6 lab exec --lab {name} h1 -- ping"
                       f" {demo.topo.address_of('h2')};  remove with: v4via6 lab down {name}")
-    ok = _summary(console, result, hops, core_ok)
+    ok = _summary(console, result, hops, core_ok and peers_ok, bgp=demo.bgp)
     sys.exit(0 if ok else 1)
 
 

@@ -455,9 +455,10 @@ class Daemon:
             globals_on_link=self.host.globals_on(ifname),
             shared_link=shared,
         )
-        if ifname and state.info.ifname != ifname:
-            # the session's interface is what link-local next hops from this peer use
-            self._rebind_interface(state, ifname)
+        # the session's interface is what link-local next hops from this peer use, and
+        # the peer's router id and AS take part in best-path tie-breaks
+        self._rebind(state, ifname or state.info.ifname, int(neg.peer_router_id), neg.peer_as,
+                     peer_addr if peer_addr is not None else state.info.address)
         ext = ",".join(f"{a}/{s}/{n}" for a, s, n in sorted(neg.extended_nexthop)) or "none"
         log("session-up", peer=runner.name, remote_as=neg.peer_as, router_id=neg.peer_router_id,
             hold=neg.hold_time, extended_nexthop=ext, nexthop=state.nexthop, interface=ifname)
@@ -467,10 +468,13 @@ class Daemon:
                 ch.start_export()
         self._send_exports(state, end_of_rib=True)
 
-    def _rebind_interface(self, state: PeerState, ifname: str) -> None:
+    def _rebind(self, state: PeerState, ifname: str | None, router_id: int, asn: int,
+                address: IPv4Address | IPv6Address | None) -> None:
         old = state.info
-        info = PeerInfo(old.name, old.kind, address=old.address, router_id=old.router_id, asn=old.asn,
+        info = PeerInfo(old.name, old.kind, address=address, router_id=router_id, asn=asn,
                         ifname=ifname, multipath=old.multipath, preference=old.preference)
+        if info == old:
+            return
         for afi, ch in list(state.channels.items()):
             rib = ch.rib
             ch.close()

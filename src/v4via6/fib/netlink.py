@@ -128,6 +128,7 @@ class NetlinkFib:
         # Route hops -> packed tail (or failure); by identity first, then by value.
         self._tail_by_id: dict[int, tuple[tuple[Hop, ...], bytes | _Failure, int]] = {}
         self._tail: dict[tuple[Hop, ...], tuple[bytes | _Failure, int]] = {}
+        self._retry_objects = False
         self._links: dict[str, int] = {}
         self._names: dict[int, str] = {}
         try:
@@ -284,7 +285,11 @@ class NetlinkFib:
             result = (b"", 0)
         elif self.nexthop_objects and all(h.nexthop.ifname for h in hops):
             obj = self._object_for(hops)
-            result = (obj, 0) if isinstance(obj, _Failure) else (nlmsg.nhid_tail(obj), obj)
+            if isinstance(obj, _Failure):
+                # The kernel refused an object (e.g. device down): retry next batch.
+                self._retry_objects = True
+                return (obj, 0)
+            result = (nlmsg.nhid_tail(obj), obj)
         else:
             specs = []
             for hop in hops:
@@ -347,6 +352,9 @@ class NetlinkFib:
         result.ok = len(ops) - len(failed)
         if index is not None and track is not None:
             self._update_index(index, sent, failed, *track)
+        if self._retry_objects:
+            self._retry_objects = False
+            self._tail_by_id.clear()
         log.debug(
             "event=fib_apply ops=%d ok=%d failed=%d mode=%s seconds=%.3f",
             len(ops), result.ok, result.failed, self.mode, time.monotonic() - started,
@@ -416,7 +424,8 @@ class NetlinkFib:
         from_bytes = int.from_bytes
         seq = seq0
         kind_delete, kind_replace = OpKind.DELETE, OpKind.REPLACE
-        for i, op in enumerate(ops):
+        for i in _send_order(ops):
+            op = ops[i]
             r = op.route
             prefix = r.prefix
             dst = prefix.network_address.packed
@@ -695,6 +704,7 @@ class NetlinkFib:
         """Delete every own route, then every own nexthop object no foreign route uses."""
         result = BatchResult()
         msgs = self._dump_route_msgs(own_only=True)
+        msgs.reverse()
         seq0 = self._sock.begin()
         ack = 0 if self.errors_only_acks else nlmsg.NLM_F_ACK
         requests = (
@@ -703,7 +713,7 @@ class NetlinkFib:
                 rm.metric, PROTO_NUMBER,
             )
             for i, rm in enumerate(msgs)
-        )
+        )  # dumps come in ascending order; msgs was reversed above (see _send_order)
         failed: list[Answer] = []
 
         def on_answer(a: Answer) -> None:
@@ -741,6 +751,28 @@ class NetlinkFib:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _send_order(ops: Sequence[FibOp]) -> Iterator[int]:
+    """Op indices in the order to send them: each run of consecutive deletes reversed.
+
+    Deletes of different keys commute, so a run may go in any order. Reversed is
+    much cheaper for the kernel when the run is sorted ascending (as reconcile and
+    dumps produce it): after removing a leaf, fib_trie's update_suffix() rescans
+    the parent's children from index 0, so removing the lowest prefixes first
+    costs a scan over ever more empty slots (measured: 100k /24s take 4.3 s of
+    kernel time ascending, 1.5 s descending; the gap grows with the table).
+    """
+    delete = OpKind.DELETE
+    start = 0
+    n = len(ops)
+    while start < n:
+        end = start + 1
+        is_delete = ops[start].kind is delete
+        while end < n and (ops[end].kind is delete) == is_delete:
+            end += 1
+        yield from (range(end - 1, start - 1, -1) if is_delete else range(start, end))
+        start = end
 
 
 def _pack_single(nh_id: int, *, spec: HopSpec) -> bytes:

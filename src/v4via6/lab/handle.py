@@ -7,17 +7,21 @@ fixtures in ``tests/lab/conftest.py``::
     lab.exec("h1", "ping", "-c1", str(lab.ipv4("h2")))
     lab.ifname("r1", "r2")            # "to-r2"
     lab.link_local("r2", "r1")        # fe80::2, r2's address on its link to r1
+    lab.peers("r2")                   # `show peers` of r2's BGP daemon, as dicts
+    lab.stop_daemon("r3")             # SIGTERM by PID; lab.start_daemon("r3") again
 """
 
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 from ipaddress import IPv4Address, IPv6Address
 from pathlib import Path
+from typing import Any
 
-from v4via6.lab import lifecycle, netns
-from v4via6.lab.state import LabState, load_state, ns_name
+from v4via6.lab import converge, lifecycle, netns
+from v4via6.lab.state import LabState, ProcessRecord, load_state, ns_name
 from v4via6.lab.topology import Topology
 
 
@@ -104,6 +108,42 @@ class Lab:
         proc = self.exec(node, "ip", "-j", "-4", "route", "show")
         data = json.loads(proc.stdout or "[]")
         return data if isinstance(data, list) else []
+
+    # --- BGP daemons ---------------------------------------------------------------
+
+    def daemon(self, node: str) -> ProcessRecord:
+        """The recorded daemon of ``node`` (KeyError when it runs none)."""
+        for rec in self.state.processes:
+            if rec.node == node:
+                return rec
+        raise KeyError(f"{node} runs no v4via6 daemon in lab {self.name}")
+
+    def socket(self, node: str) -> str:
+        """Control socket path of ``node``'s daemon."""
+        sock = self.daemon(node).socket
+        if sock is None:
+            raise KeyError(f"{node}: no control socket recorded")
+        return sock
+
+    def ask(self, node: str, cmd: str, **args: Any) -> Any:
+        """One control request (``show-peers``, ``reload``, ...) to ``node``'s daemon."""
+        return converge.ask(self.socket(node), cmd, **args)
+
+    def peers(self, node: str) -> list[dict[str, object]]:
+        """``show peers --json`` of ``node``'s daemon: one dict per peer."""
+        return converge.peers_of(self.daemon(node))
+
+    def stop_daemon(self, node: str, sig: signal.Signals = signal.SIGTERM) -> int | None:
+        """Stop ``node``'s daemon by PID with ``sig`` (SIGKILL = crash); the PID or None."""
+        return lifecycle.stop_daemon(self.state, node, sig=sig)
+
+    def start_daemon(self, node: str) -> int:
+        """Start ``node``'s daemon again (same command and config); the new PID."""
+        return lifecycle.start_daemon(self.state, node)
+
+    def wait_converged(self, timeout: float = lifecycle.CONVERGE_TIMEOUT) -> float:
+        """Wait until every session is Established and the routes are in the kernels."""
+        return converge.wait_converged(self.state, self.topology, timeout=timeout)
 
     def down(self) -> lifecycle.DownReport:
         """Remove the lab."""

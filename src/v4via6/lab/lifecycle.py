@@ -3,10 +3,12 @@
 ``up`` creates one namespace per node (``v4v6-<lab>-<node>``), veth pairs
 directly inside them, addresses, sysctls and host default routes, then starts
 each router's routing function: ``v4via6 apply FILE`` for static routes, or
-``v4via6 run -c FILE --socket PATH`` in the background when the router's config
-has a ``[bgp]`` section. If anything fails or is interrupted (Ctrl-C), ``up``
-removes what it made before re-raising. ``down`` removes exactly what the state
-file lists and nothing else.
+``v4via6 run -c FILE --socket PATH`` in the background for BGP (a ``[bgp]``
+config, or a generated one when the topology's routing is ``bgp``), and waits
+until the daemons have converged. If anything fails or is interrupted
+(Ctrl-C), ``up`` removes what it made before re-raising. ``down`` stops the
+recorded daemons by PID (SIGTERM, SIGKILL after a deadline) and removes
+exactly what the state file lists and nothing else.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from dataclasses import dataclass, field
 from ipaddress import IPv6Address
 from pathlib import Path
 
-from v4via6.lab import netns
+from v4via6.lab import converge, netns
 from v4via6.lab.netns import NetnsError, wait_until
 from v4via6.lab.routing import RouterPlan, plan_router
 from v4via6.lab.state import (
@@ -41,6 +43,12 @@ from v4via6.lab.tomlwrite import dumps
 from v4via6.lab.topology import LAB_NAME_RE, Interface, Node, Topology
 
 Progress = Callable[[str], None]
+
+#: How long a daemon gets to open its control socket, and to exit on SIGTERM.
+DAEMON_START_TIMEOUT = 15.0
+DAEMON_STOP_TIMEOUT = 5.0
+#: How long ``up`` waits for BGP sessions and routes.
+CONVERGE_TIMEOUT = 30.0
 
 
 class LabError(RuntimeError):
@@ -92,12 +100,15 @@ def up(
     routing: bool = True,
     root: Path | None = None,
     progress: Progress = _quiet,
+    converge_timeout: float = CONVERGE_TIMEOUT,
 ) -> LabState:
     """Create lab ``name`` (default: the topology's name) from ``topo``.
 
     ``routing=False`` sets up addresses and sysctls but starts no routing, for
-    tests that apply their own routes. Returns the saved state. On any error or
-    interrupt, everything already made is removed and the exception re-raised.
+    tests that apply their own routes. When routers run BGP daemons, ``up``
+    returns once they have converged (LabError after ``converge_timeout`` s).
+    Returns the saved state. On any error or interrupt, everything already
+    made is removed and the exception re-raised.
     """
     lab = name or topo.name
     check_lab_name(lab)
@@ -119,11 +130,12 @@ def up(
         base_dir=str(topo.base_dir) if topo.base_dir else None,
         state_dir=str(base / lab),
         routing=routing,
+        routing_mode=topo.routing,
     )
     Path(state.state_dir).mkdir(parents=True, exist_ok=True)
     state.save()
     try:
-        _build(topo, state, progress)
+        _build(topo, state, progress, converge_timeout)
     except BaseException:
         with _no_interrupts():
             progress("cleaning up after a failed or interrupted start")
@@ -148,7 +160,7 @@ def _check_configs(topo: Topology) -> None:
             raise LabError(f"router {router.name}: " + "; ".join(exc.lines)) from None
 
 
-def _build(topo: Topology, state: LabState, progress: Progress) -> None:
+def _build(topo: Topology, state: LabState, progress: Progress, converge_timeout: float) -> None:
     lab = state.name
     for node in topo.nodes.values():
         ns = ns_name(lab, node.name)
@@ -178,13 +190,27 @@ def _build(topo: Topology, state: LabState, progress: Progress) -> None:
         netns.ip_batch(ns_name(lab, host.name), _host_routes(topo, host))
     if not state.routing:
         return
-    plans = [(r, plan_router(topo, r, lambda i: link_local_of(lab, i))) for r in topo.routers]
+    plans = [
+        (r, plan_router(topo, r, lambda i: link_local_of(lab, i), socket=_socket_path(state, r.name)))
+        for r in topo.routers
+    ]
     _apply_static([(r, p) for r, p in plans if p.mode == "static"], state, progress)
+    started: list[tuple[ProcessRecord, subprocess.Popen[bytes]]] = []
     for router, plan in plans:
         if plan.mode == "bgp":
-            _start_daemon(router, plan, state, progress)
+            cfg_path = _write_config(router, plan, state)
+            started.append(_launch_daemon(router.name, cfg_path, state, progress))
         elif plan.mode == "none":
             progress(f"{router.name}: no routes to install")
+    for rec, child in started:
+        _wait_ready(rec, child)
+    if started:
+        progress("waiting for BGP sessions and routes")
+        try:
+            took = converge.wait_converged(state, topo, timeout=converge_timeout, progress=progress)
+        except converge.ConvergeError as exc:
+            raise LabError(str(exc)) from None
+        progress(f"BGP converged in {took:.1f} s")
 
 
 def _sysctls(node: Node) -> dict[str, str | int]:
@@ -258,6 +284,10 @@ def link_local_of(lab: str, iface: Interface) -> IPv6Address:
     return found[0]
 
 
+def _socket_path(state: LabState, node: str) -> str:
+    return str(Path(state.state_dir) / f"{node}.sock")
+
+
 def _write_config(router: Node, plan: RouterPlan, state: LabState) -> Path:
     """Write (or, for a BGP config given as a file, reuse) the router's config file."""
     cfg_path = Path(state.state_dir) / f"{router.name}.toml"
@@ -265,9 +295,14 @@ def _write_config(router: Node, plan: RouterPlan, state: LabState) -> Path:
         cfg_path = router.config_path  # keep relative paths inside it working
     else:
         header = f"# v4via6 config for lab {state.name} router {router.name}"
+        config = plan.config
         if plan.generated:
-            header += " (static routes generated by the lab)"
-        cfg_path.write_text(header + "\n" + dumps(plan.config), encoding="utf-8")
+            what = "BGP config" if plan.mode == "bgp" else "static routes"
+            header += f" ({what} generated by the lab)"
+        elif plan.mode == "bgp" and "control" not in config:
+            # so that `v4via6 reload -c FILE` finds this router's daemon
+            config = {**config, "control": {"socket": _socket_path(state, router.name)}}
+        cfg_path.write_text(header + "\n" + dumps(config), encoding="utf-8")
     state.configs[router.name] = str(cfg_path)
     state.save()
     return cfg_path
@@ -307,37 +342,101 @@ def _apply_static(
                 child.wait()
 
 
-def _start_daemon(router: Node, plan: RouterPlan, state: LabState, progress: Progress) -> None:
-    """Start ``v4via6 run -c FILE --socket PATH`` in the router's namespace, record its PID."""
-    ns = ns_name(state.name, router.name)
-    cfg_path = _write_config(router, plan, state)
-    cmd = v4via6_command()
-    sock = str(Path(state.state_dir) / f"{router.name}.sock")
-    log = str(Path(state.state_dir) / f"{router.name}.log")
-    full = ["ip", "netns", "exec", ns, *cmd, "run", "-c", str(cfg_path), "--socket", sock]
-    record = ProcessRecord(node=router.name, namespace=ns, cmd=full, socket=sock, log=log)
+def _launch_daemon(
+    node: str, cfg_path: Path, state: LabState, progress: Progress
+) -> tuple[ProcessRecord, subprocess.Popen[bytes]]:
+    """Start ``v4via6 run -c FILE --socket PATH`` in ``node``'s namespace, record its PID."""
+    ns = ns_name(state.name, node)
+    sock = _socket_path(state, node)
+    log = str(Path(state.state_dir) / f"{node}.log")
+    full = ["ip", "netns", "exec", ns, *v4via6_command(), "run", "-c", str(cfg_path),
+            "--socket", sock]
+    record = ProcessRecord(node=node, namespace=ns, cmd=full, socket=sock, log=log)
     state.processes.append(record)
     state.save()
-    progress(f"{router.name}: v4via6 run -c {cfg_path} (log {log})")
-    with open(log, "ab") as fh:
+    progress(f"{node}: v4via6 run -c {cfg_path} (log {log})")
+    return record, _spawn(record, state)
+
+
+def _spawn(record: ProcessRecord, state: LabState) -> subprocess.Popen[bytes]:
+    """Run ``record.cmd`` in the background and save its PID in the state file."""
+    assert record.log is not None
+    if record.socket is not None:  # a socket file left by a killed daemon is not readiness
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(record.socket)
+    with open(record.log, "ab") as fh:
         # ip netns exec execs the command, so this PID is the daemon's own.
         child = subprocess.Popen(
-            full, stdin=subprocess.DEVNULL, stdout=fh, stderr=subprocess.STDOUT,
+            record.cmd, stdin=subprocess.DEVNULL, stdout=fh, stderr=subprocess.STDOUT,
             start_new_session=True,
         )
     record.pid = child.pid
     state.save()
+    return child
+
+
+def _wait_ready(record: ProcessRecord, child: subprocess.Popen[bytes]) -> None:
+    """Wait until the daemon answers on its control socket; LabError if it exits first."""
+    sock = record.socket
+    assert sock is not None and record.log is not None
+    log = record.log
 
     def ready() -> bool:
         if child.poll() is not None:
             tail = Path(log).read_text(encoding="utf-8", errors="replace").strip().splitlines()
             raise LabError(
-                f"{router.name}: v4via6 run exited with {child.returncode}: "
+                f"{record.node}: v4via6 run exited with {child.returncode}: "
                 + (tail[-1] if tail else "no output")
             )
-        return os.path.exists(sock)
+        return converge.daemon_ready(sock)
 
-    wait_until(ready, timeout=15, what=f"{router.name} daemon control socket {sock}")
+    try:
+        wait_until(ready, timeout=DAEMON_START_TIMEOUT,
+                   what=f"{record.node} daemon control socket {sock}")
+    except NetnsError as exc:
+        raise LabError(str(exc)) from None
+
+
+def _record(state: LabState, node: str) -> ProcessRecord:
+    for rec in state.processes:
+        if rec.node == node:
+            return rec
+    raise LabError(f"lab {state.name}: {node} runs no daemon")
+
+
+def stop_daemon(
+    state: LabState, node: str, *, sig: signal.Signals = signal.SIGTERM,
+    timeout: float = DAEMON_STOP_TIMEOUT,
+) -> int | None:
+    """Stop ``node``'s daemon by PID with ``sig`` (SIGKILL after ``timeout`` s if it stays).
+
+    SIGTERM is a clean stop (the daemon sends a Cease NOTIFICATION to its peers
+    and removes its routes); SIGKILL simulates a crash. Returns the PID stopped,
+    or None when it was not running.
+    """
+    rec = _record(state, node)
+    pid = rec.pid
+    if pid is None or not _same_netns(pid, rec.namespace):
+        return None
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, sig)
+    _wait_gone([pid], timeout)
+    return pid
+
+
+def start_daemon(state: LabState, node: str, *, progress: Progress = _quiet) -> int:
+    """(Re)start ``node``'s recorded daemon with the same command; returns the new PID.
+
+    Raises LabError when it is still running or does not come up.
+    """
+    rec = _record(state, node)
+    if rec.pid is not None and _alive(rec.pid) and _same_netns(rec.pid, rec.namespace):
+        raise LabError(f"{node}: daemon pid {rec.pid} is still running")
+    progress(f"{node}: v4via6 run again (log {rec.log})")
+    child = _spawn(rec, state)
+    _wait_ready(rec, child)
+    assert rec.pid is not None
+    return rec.pid
 
 
 # ---------------------------------------------------------------- down
@@ -368,18 +467,32 @@ def _same_netns(pid: int, ns: str) -> bool:
         return False
 
 
-def _stop_process(rec: ProcessRecord) -> bool:
-    pid = rec.pid
-    if pid is None or not _same_netns(pid, rec.namespace):
-        return False
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGTERM)
+def _wait_gone(pids: list[int], timeout: float) -> None:
+    """Wait up to ``timeout`` s for ``pids`` to exit, then SIGKILL the rest and wait for them."""
     with contextlib.suppress(NetnsError):
-        wait_until(lambda: not _alive(pid), timeout=5, what=f"pid {pid} to exit")
-    if _alive(pid):
+        wait_until(lambda: not any(_alive(p) for p in pids), timeout=timeout,
+                   what="processes to exit")
+    stubborn = [p for p in pids if _alive(p)]
+    for pid in stubborn:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-    return True
+    with contextlib.suppress(NetnsError):
+        wait_until(lambda: not any(_alive(p) for p in stubborn), timeout=5,
+                   what="killed processes to exit")
+
+
+def _stop_processes(records: list[ProcessRecord]) -> list[int]:
+    """SIGTERM every recorded process still in its namespace, all at once; the PIDs stopped."""
+    pids: list[int] = []
+    for rec in records:
+        pid = rec.pid
+        if pid is None or not _same_netns(pid, rec.namespace):
+            continue
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+        pids.append(pid)
+    _wait_gone(pids, DAEMON_STOP_TIMEOUT)
+    return pids
 
 
 def _alive(pid: int) -> bool:
@@ -395,8 +508,9 @@ def _alive(pid: int) -> bool:
 def _teardown(state: LabState, progress: Progress) -> DownReport:
     report = DownReport(state.name)
     prefix = ns_prefix(state.name)
+    stopped = _stop_processes(state.processes)
     for rec in state.processes:
-        if _stop_process(rec) and rec.pid is not None:
+        if rec.pid is not None and rec.pid in stopped:
             progress(f"stopped {rec.node} pid {rec.pid}")
             report.processes.append(rec.pid)
     errors: list[str] = []
@@ -426,6 +540,8 @@ def reload_topology(state: LabState) -> Topology:
 
     base = Path(state.base_dir) if state.base_dir else None
     try:
-        return parse(state.topology_text, state.source, base_dir=base)
+        topo = parse(state.topology_text, state.source, base_dir=base)
     except TopologyError as exc:
         raise StateError(f"lab {state.name}: stored topology no longer loads: {exc}") from None
+    mode = state.routing_mode
+    return topo.with_routing(mode) if mode in ("static", "bgp") else topo  # type: ignore[arg-type]

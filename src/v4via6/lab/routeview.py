@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from v4via6.lab import netns
-from v4via6.lab.routing import config_routes, plan_router
+from v4via6.lab.routing import config_routes, generated_routes, plan_router
 from v4via6.lab.state import ns_name
 from v4via6.lab.topology import Node, Topology
 
@@ -128,9 +128,13 @@ def planned_routes(topo: Topology, node: str) -> list[RouteLine]:
         return out
     try:
         plan = plan_router(topo, n)
+        pairs = config_routes(plan)
+        if plan.mode == "bgp" and plan.generated:
+            # what BGP should learn: the shortest paths (one per prefix without multipath)
+            pairs = [(r["prefix"], sorted(r["via"])[:1]) for r in generated_routes(topo, n)]
     except ValueError:
         return out  # kernel-assigned link-locals: only known once the lab is up
-    for prefix, vias in config_routes(plan):
+    for prefix, vias in pairs:
         for via in vias:
             addr, _, dev = via.partition("%")
             kind = "via6" if ":" in addr else "via4"

@@ -1,10 +1,17 @@
-"""What each lab router runs: its v4via6 config, and generated static routes.
+"""What each lab router runs: its v4via6 config, generated static routes or BGP.
 
 A router whose config has a ``[bgp]`` section runs the daemon
 (``v4via6 run``); one with ``[[static.route]]`` entries gets them applied
-(``v4via6 apply``); one with neither gets static routes computed from the
-topology: every host subnet and router loopback of the lab, via the IPv6
-link-local address of the neighbour(s) on a shortest path (ECMP when several).
+(``v4via6 apply``). One with neither gets, by the topology's ``routing``:
+
+* ``static``: static routes computed from the topology: every host subnet and
+  router loopback of the lab, via the IPv6 link-local address of the
+  neighbour(s) on a shortest path (ECMP when several);
+* ``bgp``: a generated BGP config (:func:`generated_bgp`): a private AS of its
+  own (65000 + router number), a router id (its loopback IPv4, else a free
+  203.0.113.x), one unnumbered peer ``interface = "to-X"`` per router-router
+  link with import/export ``all``, ``redistribute = ["connected"]`` and a
+  control socket in the lab's state directory.
 """
 
 from __future__ import annotations
@@ -12,12 +19,21 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from ipaddress import IPv4Network, IPv6Address
+from ipaddress import IPv4Address, IPv4Network, IPv6Address
 from typing import Any, Literal
 
 from v4via6.lab.topology import Interface, Node, Topology
 
 LinkLocalOf = Callable[[Interface], IPv6Address]
+
+#: First private AS of generated BGP configs: router n gets 65000 + n.
+ASN_BASE = 65000
+#: Private 4-octet ASes (RFC 6996) for routers past the 2-octet private range.
+ASN4_BASE = 4_200_000_000
+_ASN2_LAST = 65534
+_ROUTER_ID_POOL = IPv4Network("203.0.113.0/24")
+#: Connect-retry of generated peers, short so a lab converges in seconds.
+LAB_CONNECT_RETRY = 1.0
 
 
 @dataclass
@@ -67,6 +83,18 @@ def destinations(topo: Topology, router: Node) -> list[IPv4Network]:
     return out
 
 
+def reachable_prefixes(topo: Topology, router: Node) -> list[IPv4Network]:
+    """Prefixes of the other routers ``router`` reaches over the core (not its own)."""
+    own = set(destinations(topo, router))
+    dist = _distances(topo, router.name)
+    out: list[IPv4Network] = []
+    for other in topo.routers:
+        if other.name == router.name or other.name not in dist:
+            continue
+        out.extend(p for p in destinations(topo, other) if p not in own and p not in out)
+    return out
+
+
 def generated_routes(
     topo: Topology, router: Node, link_local: LinkLocalOf = fixed_link_local
 ) -> list[dict[str, Any]]:
@@ -97,16 +125,78 @@ def generated_routes(
     return routes
 
 
+def router_asn(router: Node) -> int:
+    """The private AS of ``router`` in a generated BGP config (r1: 65001)."""
+    asn = ASN_BASE + router.number
+    return asn if asn <= _ASN2_LAST else ASN4_BASE + router.number
+
+
+def router_ids(topo: Topology) -> dict[str, IPv4Address]:
+    """A unique BGP router id per router: its loopback IPv4, else a free 203.0.113.x."""
+    taken = {r.loopback4.ip for r in topo.routers if r.loopback4 is not None}
+    out: dict[str, IPv4Address] = {}
+    for router in topo.routers:
+        if router.loopback4 is not None:
+            out[router.name] = router.loopback4.ip
+            continue
+        n = router.number
+        candidates = [n, *range(1, 255)] if 1 <= n <= 254 else list(range(1, 255))
+        pick = next((_ROUTER_ID_POOL[c] for c in candidates if _ROUTER_ID_POOL[c] not in taken),
+                    None)
+        if pick is None:  # more than 254 routers: any unique address will do
+            pick = IPv4Address(int(IPv4Address("198.18.0.0")) + n)
+        taken.add(pick)
+        out[router.name] = pick
+    return out
+
+
+def generated_bgp(topo: Topology, router: Node, socket: str | None = None) -> dict[str, Any]:
+    """A v4via6 config (``[bgp]``, ``[control]``) for ``router``; no peers if no core links."""
+    peers = [
+        {
+            "interface": iface.ifname,
+            "remote_as": "external",
+            "import": "all",
+            "export": "all",
+            "connect_retry": LAB_CONNECT_RETRY,
+        }
+        for iface in _core_neighbours(topo, router)
+    ]
+    config: dict[str, Any] = {
+        "bgp": {
+            "asn": router_asn(router),
+            "router_id": str(router_ids(topo)[router.name]),
+            "redistribute": ["connected"],
+            "peer": peers,
+        }
+    }
+    if socket is not None:
+        config["control"] = {"socket": socket}
+    return config
+
+
 def plan_router(
-    topo: Topology, router: Node, link_local: LinkLocalOf = fixed_link_local
+    topo: Topology,
+    router: Node,
+    link_local: LinkLocalOf = fixed_link_local,
+    *,
+    socket: str | None = None,
 ) -> RouterPlan:
-    """Decide what ``router`` runs, generating static routes when it has none."""
+    """Decide what ``router`` runs, generating static routes or BGP when it has no config.
+
+    ``socket`` is the control socket path written into generated BGP configs.
+    """
     config: dict[str, Any] = dict(router.config or {})
     if "bgp" in config:
         return RouterPlan(router.name, "bgp", config, generated=False)
     static = config.get("static")
     if isinstance(static, dict) and static.get("route"):
         return RouterPlan(router.name, "static", config, generated=False)
+    if topo.routing == "bgp":
+        if not _core_neighbours(topo, router):
+            return RouterPlan(router.name, "none", config, generated=False)
+        config.update(generated_bgp(topo, router, socket))
+        return RouterPlan(router.name, "bgp", config, generated=True)
     routes = generated_routes(topo, router, link_local)
     if not routes:
         return RouterPlan(router.name, "none", config, generated=False)

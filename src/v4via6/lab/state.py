@@ -65,6 +65,8 @@ class LabState:
     state_dir: str
     phase: str = "creating"
     routing: bool = True
+    #: What routers without a config of their own run: "static" or "bgp".
+    routing_mode: str = "static"
     created: float = field(default_factory=time.time)
     namespaces: list[str] = field(default_factory=list)
     processes: list[ProcessRecord] = field(default_factory=list)

@@ -16,6 +16,11 @@ Addressing rules:
   default, an explicit address, or ``"none"``.
 
 The interface on node X that leads to node Y is called ``to-Y``.
+
+``routing`` says what a router without a config of its own runs: ``"static"``
+(the default for files: routes computed from the topology) or ``"bgp"`` (the
+built-in topology: a generated BGP daemon config with one unnumbered peer per
+router-router link, see :mod:`v4via6.lab.routing`).
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ import ipaddress
 import re
 import tomllib
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network, IPv6Address, IPv6Interface
 from pathlib import Path
@@ -41,6 +46,9 @@ LAB_NAME_RE = re.compile(r"^[a-z0-9]{1,12}$")
 _HOST_POOL = (IPv4Network("192.0.2.0/24"), IPv4Network("198.51.100.0/24"))
 _LOOPBACK4_POOL = IPv4Network("203.0.113.0/24")
 _LOOPBACK6_POOL = ipaddress.IPv6Network("2001:db8:ffff::/64")
+
+RoutingMode = Literal["static", "bgp"]
+ROUTING_MODES: tuple[RoutingMode, ...] = ("static", "bgp")
 
 
 class TopologyError(ValueError):
@@ -176,6 +184,7 @@ class TopologyFile(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     name: str | None = None
+    routing: RoutingMode = "static"
     nodes: dict[str, NodeSpec]
     links: list[LinkSpec] = []
 
@@ -249,6 +258,8 @@ class Topology:
     links: list[Link]
     #: Directory that relative config paths are resolved against.
     base_dir: Path | None = None
+    #: What routers without a config of their own run: "static" or "bgp".
+    routing: RoutingMode = "static"
 
     @property
     def routers(self) -> list[Node]:
@@ -302,6 +313,12 @@ class Topology:
         for link in self.links:
             yield link.a
             yield link.b
+
+    def with_routing(self, mode: RoutingMode) -> Topology:
+        """A copy whose routers without a config of their own run ``mode``."""
+        if mode not in ROUTING_MODES:
+            raise ValueError(f"routing {mode!r}: expected one of {', '.join(ROUTING_MODES)}")
+        return replace(self, routing=mode)
 
 
 # ---------------------------------------------------------------- loading
@@ -419,7 +436,7 @@ class _Resolver:
                     f"a host needs exactly one link (it has {len(node.interfaces)})",
                 )
         name = spec.name or "lab"
-        return Topology(name, self.source, self.text, nodes, links, self.base_dir)
+        return Topology(name, self.source, self.text, nodes, links, self.base_dir, spec.routing)
 
     def _node_extras(self, name: str, ns: NodeSpec, node: Node) -> None:
         key = f"nodes.{name}"

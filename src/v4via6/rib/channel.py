@@ -22,7 +22,7 @@ from v4via6.rib.adj_in import AdjRibIn
 from v4via6.rib.attrs import NO_ADVERTISE, NO_EXPORT, PathAttrs
 from v4via6.rib.keys import key_to_ipv4
 from v4via6.rib.loc_rib import BestSet, Change, LocRib
-from v4via6.rib.path import PathNextHop, PathRef, PeerInfo, PeerKind
+from v4via6.rib.path import PathNextHop, PathRef, PeerInfo, PeerKind, Resolution
 from v4via6.rib.policy import ACCEPT_ALL, AttrsReplacer, Policy, replace_attrs
 
 V = TypeVar("V")
@@ -444,6 +444,7 @@ class FibChannel:
         self.table = table
         self.counters = ChannelCounters()
         self._hops: dict[BestSet, Hops | None] = {}
+        self._hops_by_res: dict[Resolution, Hops | None] = {}
         self._hop_sets: dict[Hops, Hops] = {}
         self._runs: list[FibRun] = []
         self._pending = 0
@@ -451,18 +452,35 @@ class FibChannel:
 
     def hops_for(self, best: BestSet) -> Hops | None:
         """Distinct installable next hops of a best set (None: nothing to install)."""
+        policy = self.export_policy
+        by_res = len(best) == 1 and not (
+            policy.as_path_len_max is not None or policy.community or policy.large_community
+        )
+        if by_res:
+            # The answer depends only on where the next hop leads: few distinct values.
+            res = best[0][1]
+            try:
+                return self._hops_by_res[res]
+            except KeyError:
+                if len(self._hops_by_res) >= POLICY_CACHE_SIZE:
+                    self._hops_by_res.clear()
+                found = self._hops_by_res[res] = self._compute_hops(best)
+                return found
         if best in self._hops:
             return self._hops[best]
         if len(self._hops) >= POLICY_CACHE_SIZE:
             self._hops.clear()
-        found: Hops | None = None
-        if self.export_policy.apply_attrs(best[0][0].attrs) is not None:
-            seen = {res.nexthop: None for _, res in best if res.nexthop is not None}
-            if seen:
-                hops = tuple(Hop(nh) for nh in seen)
-                found = self._hop_sets.setdefault(hops, hops)
-        self._hops[best] = found
+        found = self._hops[best] = self._compute_hops(best)
         return found
+
+    def _compute_hops(self, best: BestSet) -> Hops | None:
+        if self.export_policy.apply_attrs(best[0][0].attrs) is None:
+            return None
+        seen = {res.nexthop: None for _, res in best if res.nexthop is not None}
+        if not seen:
+            return None
+        hops = tuple(Hop(nh) for nh in seen)
+        return self._hop_sets.setdefault(hops, hops)
 
     def notify(self, changes: Sequence[Change]) -> None:
         runs = self._runs

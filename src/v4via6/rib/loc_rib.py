@@ -4,11 +4,11 @@ Sources (one per channel) are post-policy ``dict[int, PathRef]`` maps the
 channel owns and attaches here. ``update(peer, announced, withdrawn)`` re-runs
 the decision process for those keys only and returns the deltas
 ``(key, old best set, new best set)``; subscribed export channels (peers, the
-FIB) receive the same deltas. A best set is an interned tuple of PathRefs
-(winner first, then ECMP partners), so a million prefixes with one best path
-share one tuple and "unchanged" is an identity test. Each entry pairs the path
-with its next-hop resolution, so a next hop moving to another interface is a
-delta like any other.
+FIB) receive the same list (read-only for everyone). A best set is a shared
+tuple of (PathRef, Resolution) pairs, winner first, then ECMP partners, so a
+million prefixes with one best path share one tuple and "unchanged" is an
+identity test; pairing the path with its next-hop resolution makes a next hop
+moving to another interface a delta like any other.
 """
 
 from __future__ import annotations
