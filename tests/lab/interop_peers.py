@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from v4via6.lab.lifecycle import v4via6_command
 from v4via6.lab.tomlwrite import dumps
 
@@ -35,6 +37,13 @@ VTYSH = "/usr/bin/vtysh"
 PROTO_V4VIA6 = "v4via6"
 PROTO_BIRD = "bird"
 PROTO_FRR = "bgp"
+
+
+def need(*binaries: str) -> None:
+    """Skip the calling test when a peer daemon is not installed (CI installs bird2 and frr)."""
+    missing = [b for b in binaries if not os.access(b, os.X_OK)]
+    if missing:
+        pytest.skip(f"interop test needs {', '.join(missing)} (Debian packages bird2, frr)")
 
 
 class InteropError(AssertionError):

@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from interop_peers import (
+    BIRD,
+    BIRDC,
     PROTO_BIRD,
     PROTO_V4VIA6,
     BirdNeighbor,
@@ -32,6 +34,7 @@ from interop_peers import (
     bird_config,
     hops,
     installed_via_inet6,
+    need,
     processes,
     route4,
     route_text,
@@ -45,6 +48,11 @@ from v4via6.lab import netns
 from v4via6.lab.handle import Lab
 
 pytestmark = [pytest.mark.lab, pytest.mark.interop]
+
+
+@pytest.fixture(autouse=True)
+def _peers_installed() -> None:
+    need(BIRD, BIRDC)
 
 TOPOLOGY = """
 [nodes.h1]
@@ -91,8 +99,8 @@ class Pair:
 
 
 @pytest.fixture
-def pair(lab_up: object) -> Iterator[Pair]:
-    lab: Lab = lab_up(TOPOLOGY, routing=False, prefix="iob")  # type: ignore[operator]
+def pair(lab_up: Callable[..., Lab]) -> Iterator[Pair]:
+    lab: Lab = lab_up(TOPOLOGY, routing=False, prefix="iob")
     with processes() as procs:
         ours = start_v4via6(procs, "r1", lab.ns("r1"), v4via6_config(
             asn=65001, router_id="203.0.113.1", socket=procs.rundir / "r1.sock",
@@ -228,9 +236,9 @@ def _two_paths(ns: str, prefix: str, proto: str, gateway: str, devs: tuple[str, 
 
 
 @pytest.fixture
-def lab2(lab_up: object) -> Lab:
+def lab2(lab_up: Callable[..., Lab]) -> Lab:
     """The same lab with a second r1 — r2 link (no daemons yet)."""
-    made: Lab = lab_up(TOPOLOGY, routing=False, prefix="ioe")  # type: ignore[operator]
+    made: Lab = lab_up(TOPOLOGY, routing=False, prefix="ioe")
     _second_link(made)
     return made
 
@@ -282,3 +290,9 @@ def test_ecmp_v4via6_and_bird_merge_paths_install_two_paths(lab2: Lab, procs: Pr
     wait_for(lambda: _two_paths(lab2.ns("r1"), "198.51.100.0/24", PROTO_V4VIA6, "fe80::2", R1_LINKS)
              and _two_paths(lab2.ns("r2"), "192.0.2.0/24", PROTO_BIRD, "fe80::1", R2_LINKS),
              15, "two nexthops via inet6 on different interfaces on both routers", detail=detail)
+    assert lab2.ping("h1", "h2")
+    # one session going away leaves exactly the other link's path
+    bird.birdc("disable", "l0")
+    wait_for(lambda: (route := route4(lab2.ns("r1"), "198.51.100.0/24")) is not None
+             and hops(route) == [KernelHop("inet6", "fe80::2", "to-r2b")],
+             3.0, "r1 down to the one path via to-r2b after 'birdc disable l0'", detail=detail)

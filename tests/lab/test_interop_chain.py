@@ -15,13 +15,18 @@ from __future__ import annotations
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from interop_peers import (
+    BGPD,
+    BIRD,
+    BIRDC,
     PROTO_BIRD,
     PROTO_FRR,
     PROTO_V4VIA6,
+    VTYSH,
+    ZEBRA,
     BirdNeighbor,
     BirdRouter,
     FrrRouter,
@@ -31,6 +36,7 @@ from interop_peers import (
     frr_bgpd_config,
     frr_zebra_config,
     installed_via_inet6,
+    need,
     processes,
     route4,
     route_text,
@@ -44,6 +50,11 @@ from interop_peers import (
 from v4via6.lab.handle import Lab
 
 pytestmark = [pytest.mark.lab, pytest.mark.interop]
+
+
+@pytest.fixture(autouse=True)
+def _peers_installed() -> None:
+    need(BIRD, BIRDC, ZEBRA, BGPD, VTYSH)
 
 TOPOLOGY = """
 [nodes.h1]
@@ -123,8 +134,8 @@ class Chain:
 
 
 @pytest.fixture
-def chain(lab_up: object) -> Iterator[Chain]:
-    lab: Lab = lab_up(TOPOLOGY, routing=False, prefix="ioc")  # type: ignore[operator]
+def chain(lab_up: Callable[..., Lab]) -> Iterator[Chain]:
+    lab: Lab = lab_up(TOPOLOGY, routing=False, prefix="ioc")
     with processes() as procs:
         common = {"hold_time": HOLD, "connect_retry": 2, "import": "all", "export": "all"}
         r1 = start_v4via6(procs, "r1", lab.ns("r1"), v4via6_config(

@@ -11,18 +11,23 @@ address only from the router advertisements v4via6 sends; v4via6 peers with
 from __future__ import annotations
 
 import signal
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 
 import pytest
 from interop_peers import (
+    BGPD,
     PROTO_FRR,
     PROTO_V4VIA6,
+    VTYSH,
+    ZEBRA,
     FrrRouter,
     Processes,
     V4via6Router,
     frr_bgpd_config,
     frr_zebra_config,
     installed_via_inet6,
+    need,
     processes,
     route4,
     route_text,
@@ -35,6 +40,11 @@ from interop_peers import (
 from v4via6.lab.handle import Lab
 
 pytestmark = [pytest.mark.lab, pytest.mark.interop]
+
+
+@pytest.fixture(autouse=True)
+def _peers_installed() -> None:
+    need(ZEBRA, BGPD, VTYSH)
 
 TOPOLOGY = """
 [nodes.h1]
@@ -81,8 +91,8 @@ class Pair:
 
 
 @pytest.fixture
-def pair(lab_up: object) -> Iterator[Pair]:
-    lab: Lab = lab_up(TOPOLOGY, routing=False, prefix="iof")  # type: ignore[operator]
+def pair(lab_up: Callable[..., Lab]) -> Iterator[Pair]:
+    lab: Lab = lab_up(TOPOLOGY, routing=False, prefix="iof")
     with processes() as procs:
         ours = start_v4via6(procs, "r1", lab.ns("r1"), v4via6_config(
             asn=65001, router_id="203.0.113.1", socket=procs.rundir / "r1.sock",
@@ -150,3 +160,14 @@ def test_frr_neighbor_shutdown_withdraws_within_3s(pair: Pair) -> None:
     took = wait_for(lambda: route4(r1, "198.51.100.0/24") is None and route4(r1, "203.0.113.2/32") is None,
                     3.0, "FRR's routes gone from r1 after 'neighbor shutdown'", detail=pair.detail)
     assert took < 3.0
+
+
+def test_killed_frr_bgpd_withdrawn_by_v4via6_within_hold_time(pair: Pair) -> None:
+    wait_for(lambda: _routes_both_ways(pair), 20, "routes installed", detail=pair.detail)
+    r1 = pair.lab.ns("r1")
+    killed_at = time.monotonic()
+    pair.frr.bgpd.kill()
+    wait_for(lambda: route4(r1, "198.51.100.0/24") is None and route4(r1, "203.0.113.2/32") is None,
+             HOLD + 3.0, "v4via6 to drop the killed bgpd's routes", detail=pair.detail)
+    assert time.monotonic() - killed_at < HOLD + 3.0
+    assert pair.ours.peer("frr")["state"] != "Established"

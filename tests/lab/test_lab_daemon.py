@@ -1,7 +1,7 @@
 """Routers with a ``[bgp]`` config run a background daemon, recorded and stopped by PID.
 
-``v4via6 run`` is replaced here by a tiny stand-in that opens its control
-socket and waits, so the lab's process handling is tested on its own.
+``v4via6 run`` is replaced here by a tiny stand-in that answers on its control
+socket (no peers), so the lab's process handling is tested on its own.
 """
 
 from __future__ import annotations
@@ -20,14 +20,23 @@ from v4via6.lab.topology import parse
 pytestmark = pytest.mark.lab
 
 FAKE_DAEMON = """
-import socket, sys, time
+import json, socket, sys, time
 args = sys.argv[1:]
 assert args[0] == "run" and args[1] == "-c"
 sock_path = args[args.index("--socket") + 1]
 s = socket.socket(socket.AF_UNIX)
 s.bind(sock_path)
 s.listen()
-time.sleep(120)  # bounded: the lab stops it long before
+s.settimeout(1)
+deadline = time.monotonic() + 120  # bounded: the lab stops it long before
+while time.monotonic() < deadline:
+    try:
+        conn, _ = s.accept()
+    except TimeoutError:
+        continue
+    with conn:
+        conn.recv(65536)
+        conn.sendall(json.dumps({"ok": True, "data": {"peers": []}}).encode() + b"\\n")
 """
 
 # No IPv4 anywhere, so r2 gets no generated static routes and runs nothing.

@@ -222,6 +222,7 @@ def status_command(name: str | None, as_json: bool) -> None:
         present = sum(1 for n in lab["namespaces"] if n["present"])
         click.echo(
             f"lab {lab['name']}: {lab['phase']}, topology {lab['topology']},"
+            f" routing {lab['routing_mode'] if lab['routing'] else 'none'},"
             f" created {lab['created']}, {present}/{len(lab['namespaces'])} namespaces"
         )
         for ns in lab["namespaces"]:

@@ -310,6 +310,7 @@ class PeerRunner:
                 return
             link.conn = conn
             link.closed = False
+            self.status.last_error = None
             log("connected", peer=self.name, local=conn.local.address, remote=conn.peer.address,
                 interface=conn.ifname)
             self._dispatch(link, link.session.connection_made(now=self._now()))
@@ -375,11 +376,13 @@ class PeerRunner:
                 # candidate still in OpenSent/OpenConfirm, are not routing events
                 if isinstance(event, ev.SessionDown):
                     self.status.last_down_reason = event.reason
+                    self.status.last_error = None
                 continue
             if isinstance(event, ev.SessionDown):
                 self._active = None
                 self.status.established_at = None
                 self.status.last_down_reason = event.reason
+                self.status.last_error = None
             out.append(event)
         self._flush(link)
         self._arm(link)
@@ -391,6 +394,7 @@ class PeerRunner:
             self._collide(link)
         if event.new is State.ESTABLISHED:
             self._active = link
+            self.status.last_error = None
             self.status.established_at = time.time()
             # the loser of the race, if any, goes
             for other in list(self._links):

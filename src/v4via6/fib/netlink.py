@@ -40,15 +40,14 @@ from v4via6.fib.backend import (
     OpFailure,
     OpKind,
 )
+from v4via6.fib.nhobjects import NH_ID_FIRST, NH_ID_LAST, NexthopRegistry, NoFreeId
 from v4via6.fib.nlmsg import HopSpec
-from v4via6.fib.nlsocket import Answer, DumpError, NlSocket, stamp
+from v4via6.fib.nlsocket import Answer, DumpError, NlSocket
 from v4via6.fib.protos import proto_name
 from v4via6.model import PROTO_NUMBER, Hop, ModelError, NextHop, Route
 
 log = logging.getLogger(__name__)
 
-NH_ID_FIRST = 0x46000000
-NH_ID_LAST = 0x46FFFFFF
 
 CAP_NET_ADMIN = 12
 
@@ -58,8 +57,6 @@ _F_DELETE = nlmsg.NLM_F_REQUEST
 _KINDS = {k: v for k, v in nlmsg.RTN_NAMES.items() if v in ("unicast", "blackhole",
           "unreachable", "prohibit", "throw")}
 
-HopKey = tuple[int, int, bytes]  # (ifindex, family, gateway): one nexthop object
-GroupKey = tuple[tuple[int, int], ...]  # ((member id, weight), ...), sorted
 
 
 def route_key(table: int, dst: bytes, dst_len: int, metric: int) -> int:
@@ -116,12 +113,7 @@ class NetlinkFib:
         self._sock = NlSocket(netns, chunk_bytes=chunk_bytes)
         self.errors_only_acks = errors_only_acks
         # Nexthop object state: own objects only, plus every id in use.
-        self._single: dict[HopKey, int] = {}
-        self._single_of: dict[int, HopKey] = {}
-        self._group: dict[GroupKey, int] = {}
-        self._members: dict[int, GroupKey] = {}
-        self._used_ids: set[int] = set()
-        self._next_id = NH_ID_FIRST
+        self._nh = NexthopRegistry()
         # Own route key -> nexthop id it uses (nexthop mode), and route counts per id.
         self._index: dict[int, int] | None = None
         self._refs: dict[int, int] = {}
@@ -176,29 +168,14 @@ class NetlinkFib:
 
     def _load_nexthops(self) -> bool:
         """Learn every nexthop object; False when the kernel has none (no support)."""
-        self._single.clear()
-        self._single_of.clear()
-        self._group.clear()
-        self._members.clear()
-        self._used_ids.clear()
         try:
             objs = self._dump_nexthops()
         except DumpError as exc:
             if exc.errno in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOENT):
+                self._nh.load(())
                 return False
             raise
-        for nh in objs:
-            self._used_ids.add(nh.id)
-            if nh.protocol != PROTO_NUMBER:
-                continue
-            if nh.hop is not None:
-                key = (nh.hop.ifindex, nh.hop.family, nh.hop.gateway)
-                self._single.setdefault(key, nh.id)
-                self._single_of[nh.id] = key
-            elif nh.group:
-                gkey = tuple(sorted(nh.group))
-                self._group.setdefault(gkey, nh.id)
-                self._members[nh.id] = gkey
+        self._nh.load(objs)
         return True
 
     def _dump_nexthops(self) -> list[nlmsg.NexthopMsg]:
@@ -208,21 +185,17 @@ class NetlinkFib:
             if msg.type == nlmsg.RTM_NEWNEXTHOP
         ]
 
-    def _alloc_id(self) -> int:
-        for _ in range(NH_ID_LAST - NH_ID_FIRST + 1):
-            nh_id = self._next_id
-            self._next_id = nh_id + 1 if nh_id < NH_ID_LAST else NH_ID_FIRST
-            if nh_id not in self._used_ids:
-                self._used_ids.add(nh_id)
-                return nh_id
-        raise FibException("no free nexthop object id left in the v4via6 range")
-
     def _create_object(self, make: Callable[[int], bytes]) -> tuple[int, int, str]:
         """Create one object with a fresh id (retrying on a taken id): (id, errno, text)."""
         for _ in range(8):
-            nh_id = self._alloc_id()
+            try:
+                nh_id = self._nh.alloc_id()
+            except NoFreeId as exc:
+                return 0, errno.ENOSPC, str(exc)
             ans = self._sock.request(make(nh_id))
             if ans.errno != errno.EEXIST:
+                if ans.errno:
+                    self._nh.forget(nh_id)
                 return nh_id, ans.errno, ans.text
         return 0, errno.EEXIST, "could not find a free nexthop id"
 
@@ -247,32 +220,26 @@ class NetlinkFib:
             if isinstance(spec, _Failure):
                 return spec
             key = (spec.ifindex, spec.family, spec.gateway)
-            nh_id = self._single.get(key)
+            nh_id = self._nh.single.get(key)
             if nh_id is None:
-                new_id, code, text = self._create_object(
-                    partial(_pack_single, spec=spec)
-                )
+                new_id, code, text = self._create_object(partial(_pack_single, spec=spec))
                 if code:
-                    self._used_ids.discard(new_id)
                     return _Failure(code, _msg(code, text or f"nexthop {hop.nexthop}"))
                 nh_id = new_id
-                self._single[key] = nh_id
-                self._single_of[nh_id] = key
+                self._nh.add_single(key, nh_id)
             members.append((nh_id, hop.weight))
         if len(members) == 1:
             return members[0][0]
         gkey = tuple(sorted(members))
-        gid = self._group.get(gkey)
+        gid = self._nh.group.get(gkey)
         if gid is None:
             new_id, code, text = self._create_object(
                 lambda i: nlmsg.pack_nexthop_group(0, _F_ADD, i, PROTO_NUMBER, gkey)
             )
             if code:
-                self._used_ids.discard(new_id)
                 return _Failure(code, _msg(code, text or "nexthop group"))
             gid = new_id
-            self._group[gkey] = gid
-            self._members[gid] = gkey
+            self._nh.add_group(gkey, gid)
         return gid
 
     def _tail_for(self, hops: tuple[Hop, ...]) -> tuple[bytes | _Failure, int]:
@@ -505,39 +472,24 @@ class NetlinkFib:
         for nh_id, count in Counter(released).items():
             refs[nh_id] = refs.get(nh_id, 0) - count
         # Objects nothing uses: released ones, and ones created for ops that failed.
-        touched = {i for i in self._members if refs.get(i, 0) <= 0}
-        touched.update(i for i in self._single_of if refs.get(i, 0) <= 0)
-        self._collect_garbage(touched)
+        self._collect_garbage()
 
-    def _collect_garbage(self, candidates: set[int]) -> None:
-        refs = self._refs
-        dead_groups = [g for g in candidates if g in self._members and refs.get(g, 0) == 0]
-        live_members = {
-            mid for g, members in self._members.items() if g not in dead_groups for mid, _ in members
-        }
-        dead_singles = [
-            s for s in candidates
-            if s in self._single_of and refs.get(s, 0) == 0 and s not in live_members
-        ]
-        if not dead_groups and not dead_singles:
+    def _collect_garbage(self) -> None:
+        """Delete own objects no route uses (unless a foreign route points at them)."""
+        dead = self._nh.unused(self._refs)
+        if not dead:
             return
-        in_use_by_others = self._foreign_nh_refs()
-        for nh_id in [*dead_groups, *dead_singles]:
-            if nh_id in in_use_by_others:
+        pinned = self._foreign_nh_refs()
+        for nh_id in dead:
+            if nh_id in pinned:
                 continue
             ans = self._sock.request(nlmsg.pack_del_nexthop(0, 0, nh_id))
             if ans.errno in (0, errno.ENOENT):
                 self._forget_object(nh_id)
 
     def _forget_object(self, nh_id: int) -> None:
-        self._used_ids.discard(nh_id)
+        self._nh.forget(nh_id)
         self._refs.pop(nh_id, None)
-        key = self._single_of.pop(nh_id, None)
-        if key is not None and self._single.get(key) == nh_id:
-            del self._single[key]
-        gkey = self._members.pop(nh_id, None)
-        if gkey is not None and self._group.get(gkey) == nh_id:
-            del self._group[gkey]
         self._tail.clear()
         self._tail_by_id.clear()
 
@@ -579,9 +531,7 @@ class NetlinkFib:
                 if rm.nh_id:
                     ids.add(rm.nh_id)
         # A foreign route on one of our groups also pins the group's members.
-        for gid in list(ids):
-            ids.update(mid for mid, _ in self._members.get(gid, ()))
-        return ids
+        return self._nh.with_members(ids)
 
     # --- listing ----------------------------------------------------------------------------------
 
@@ -651,33 +601,21 @@ class NetlinkFib:
         spec = self._hop_spec(Hop(nh))
         if isinstance(spec, _Failure):
             return 0
-        nh_id = self._single.get((spec.ifindex, spec.family, spec.gateway))
+        nh_id = self._nh.single.get((spec.ifindex, spec.family, spec.gateway))
         if not self.nexthop_objects or nh_id is None:
             return self._withdraw_per_route(nh)
         index = self._ensure_index()
-        groups = [g for g, members in self._members.items() if any(m == nh_id for m, _ in members)]
-        if self._foreign_nh_refs() & {nh_id, *groups}:
+        if self._foreign_nh_refs() & {nh_id, *self._nh.groups_with(nh_id)}:
             return self._withdraw_per_route(nh)
-        dropped = {nh_id} | {
-            g for g in groups if all(m == nh_id for m, _ in self._members[g])
-        }
         ans = self._sock.request(nlmsg.pack_del_nexthop(0, 0, nh_id))
         if ans.errno and ans.errno != errno.ENOENT:
             raise FibException(f"deleting nexthop object {nh_id}: {_msg(ans.errno, ans.text)}")
+        dropped = self._nh.remove_member(nh_id)
         gone = [k for k, v in index.items() if v in dropped]
         for k in gone:
             del index[k]
         for g in dropped:
-            self._forget_object(g)
-        for g in groups:
-            if g in dropped:
-                continue
-            rest = tuple(m for m in self._members[g] if m[0] != nh_id)
-            old = self._members[g]
-            if self._group.get(old) == g:
-                del self._group[old]
-            self._members[g] = rest
-            self._group.setdefault(rest, g)
+            self._refs.pop(g, None)
         self._tail.clear()
         self._tail_by_id.clear()
         log.info("event=fib_withdraw_nexthop nexthop=%s id=%d routes=%d", nh.spec(), nh_id, len(gone))
@@ -730,8 +668,7 @@ class NetlinkFib:
         result.ok = len(msgs) - len(failed)
         if self._load_nexthops():
             pinned = self._foreign_nh_refs()
-            own = [*self._members, *self._single_of]  # groups first
-            for nh_id in own:
+            for nh_id in self._nh.all_own():
                 if nh_id not in pinned:
                     ans = self._sock.request(nlmsg.pack_del_nexthop(0, 0, nh_id))
                     if ans.errno in (0, errno.ENOENT):
@@ -797,4 +734,4 @@ def _msg(code: int, detail: str = "") -> str:
     return f"{text}: {detail}" if detail else text
 
 
-__all__ = ["NH_ID_FIRST", "NH_ID_LAST", "NetlinkFib", "has_net_admin", "route_key", "stamp"]
+__all__ = ["NH_ID_FIRST", "NH_ID_LAST", "NetlinkFib", "has_net_admin", "route_key"]

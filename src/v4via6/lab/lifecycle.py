@@ -40,7 +40,7 @@ from v4via6.lab.state import (
     state_root,
 )
 from v4via6.lab.tomlwrite import dumps
-from v4via6.lab.topology import LAB_NAME_RE, Interface, Node, Topology
+from v4via6.lab.topology import LAB_NAME_RE, ROUTING_MODES, Interface, Node, Topology
 
 Progress = Callable[[str], None]
 
@@ -543,5 +543,7 @@ def reload_topology(state: LabState) -> Topology:
         topo = parse(state.topology_text, state.source, base_dir=base)
     except TopologyError as exc:
         raise StateError(f"lab {state.name}: stored topology no longer loads: {exc}") from None
-    mode = state.routing_mode
-    return topo.with_routing(mode) if mode in ("static", "bgp") else topo  # type: ignore[arg-type]
+    for mode in ROUTING_MODES:  # the mode it was brought up with (--static / --bgp)
+        if state.routing_mode == mode:
+            return topo.with_routing(mode)
+    return topo
