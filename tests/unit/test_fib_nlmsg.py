@@ -236,3 +236,12 @@ def test_parse_link() -> None:
         "0800 0400 dc050000",  # IFLA_MTU
     )
     assert nlmsg.parse_link(data, one_message(data)) == (5, "eth0")
+
+
+def test_parse_route_key_reads_only_the_identity() -> None:
+    msg = one_message(DUMPED_MULTIPATH)
+    assert nlmsg.parse_route_key(DUMPED_MULTIPATH, msg) == (
+        254, bytes([203, 0, 113, 0]), 24, 10, 0x46000005
+    )
+    big_table = nlmsg.pack_route(nlmsg.RTM_NEWROUTE, 0, 1, NET, 24, 1000, 7, 46)
+    assert nlmsg.parse_route_key(big_table, one_message(big_table)) == (1000, NET, 24, 7, 0)

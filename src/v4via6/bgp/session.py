@@ -26,6 +26,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 from typing import Literal
+from time import perf_counter_ns
 
 from v4via6.bgp import events as ev
 from v4via6.bgp import fsm
@@ -192,6 +193,7 @@ class SessionCounters:
     down: int = 0
     input_overflows: int = 0
     internal_errors: int = 0
+    update_decode_ns: int = 0  # time spent decoding UPDATE messages (for the decode rate)
 
     def as_dict(self) -> dict[str, int | dict[str, int]]:
         return {
@@ -210,6 +212,7 @@ class SessionCounters:
             "down": self.down,
             "input_overflows": self.input_overflows,
             "internal_errors": self.internal_errors,
+            "update_decode_ns": self.update_decode_ns,
         }
 
 
@@ -535,6 +538,7 @@ class Session:
         """Decode one message and fire its FSM event; False once the connection is gone."""
         name = MESSAGE_NAMES.get(mtype, str(mtype))
         _bump(self.counters.messages_received, name)
+        started = perf_counter_ns()
         try:
             msg = decode_message(raw, self._ctx)
         except WireError as exc:
@@ -549,6 +553,8 @@ class Session:
             self._fire(event, f"{name} could not be decoded ({type(exc).__name__}: {exc})",
                        notification=Notification(code, 0))
             return False
+        if mtype == UPDATE:
+            self.counters.update_decode_ns += perf_counter_ns() - started
         if isinstance(msg, Open):
             self._on_open(msg)
         elif isinstance(msg, Keepalive):

@@ -23,6 +23,7 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import struct
 import time
 from array import array
 from collections import Counter
@@ -50,6 +51,7 @@ log = logging.getLogger(__name__)
 
 
 CAP_NET_ADMIN = 12
+_OWN_KEY = struct.Struct("=I4sBII")  # table, dst, dst_len, metric, nh id
 
 _F_ADD = nlmsg.NLM_F_REQUEST | nlmsg.NLM_F_CREATE | nlmsg.NLM_F_EXCL
 _F_REPLACE = nlmsg.NLM_F_REQUEST | nlmsg.NLM_F_CREATE | nlmsg.NLM_F_REPLACE
@@ -275,9 +277,9 @@ class NetlinkFib:
     def _ensure_index(self) -> dict[int, int]:
         if self._index is None:
             index: dict[int, int] = {}
-            for rm in self._dump_route_msgs(own_only=True):
-                if rm.protocol == PROTO_NUMBER and rm.nh_id:
-                    index[route_key(rm.table, rm.dst, rm.dst_len, rm.metric)] = rm.nh_id
+            for table, dst, dst_len, metric, nh_id in self._own_route_keys():
+                if nh_id:
+                    index[route_key(table, dst, dst_len, metric)] = nh_id
             self._index = index
             refs: dict[int, int] = {}
             for nh_id in index.values():
@@ -518,18 +520,36 @@ class NetlinkFib:
             proto = nlmsg.route_protocol(buf, msg)
             if proto == PROTO_NUMBER:
                 continue
-            rm = nlmsg.parse_route(buf, msg)
-            keys[route_key(rm.table, rm.dst, rm.dst_len, rm.metric)] = proto
+            table, dst, dst_len, metric, _nh = nlmsg.parse_route_key(buf, msg)
+            keys[route_key(table, dst, dst_len, metric)] = proto
         return keys
+
+    def _own_route_keys(self) -> Iterator[tuple[int, bytes, int, int, int]]:
+        """(table, dst, dst_len, metric, nh id) of every own route."""
+        yield from _OWN_KEY.iter_unpack(self._own_routes_packed())
+
+    def _own_routes_packed(self) -> bytearray:
+        """Every own route's ``_OWN_KEY`` record (17 bytes each), in dump order.
+
+        The dump is read to the end first, so the caller may then send requests.
+        """
+        proto = PROTO_NUMBER if self._sock.strict else 0
+        packed = bytearray()
+        pack = _OWN_KEY.pack
+        for buf, msg in self._sock.dump(lambda seq: nlmsg.pack_route_dump(seq, proto)):
+            if msg.type == nlmsg.RTM_NEWROUTE and nlmsg.route_protocol(buf, msg) == PROTO_NUMBER:
+                table, dst, dst_len, metric, nh_id = nlmsg.parse_route_key(buf, msg)
+                packed += pack(table, dst, dst_len, metric, nh_id)
+        return packed
 
     def _foreign_nh_refs(self) -> set[int]:
         """Nexthop ids that routes of other protocols point at (directly)."""
         ids: set[int] = set()
         for buf, msg in self._sock.dump(lambda seq: nlmsg.pack_route_dump(seq)):
             if msg.type == nlmsg.RTM_NEWROUTE and nlmsg.route_protocol(buf, msg) != PROTO_NUMBER:
-                rm = nlmsg.parse_route(buf, msg)
-                if rm.nh_id:
-                    ids.add(rm.nh_id)
+                nh_id = nlmsg.parse_route_key(buf, msg)[4]
+                if nh_id:
+                    ids.add(nh_id)
         # A foreign route on one of our groups also pins the group's members.
         return self._nh.with_members(ids)
 
@@ -641,17 +661,24 @@ class NetlinkFib:
     def flush(self) -> BatchResult:
         """Delete every own route, then every own nexthop object no foreign route uses."""
         result = BatchResult()
-        msgs = self._dump_route_msgs(own_only=True)
-        msgs.reverse()
+        packed = self._own_routes_packed()
+        size = _OWN_KEY.size
+        count = len(packed) // size
+
+        def key(i: int) -> tuple[int, bytes, int, int, int]:
+            # Dumps come in ascending order: delete from the top (see _send_order).
+            return _OWN_KEY.unpack_from(packed, (count - 1 - i) * size)
+
         seq0 = self._sock.begin()
         ack = 0 if self.errors_only_acks else nlmsg.NLM_F_ACK
         requests = (
             nlmsg.pack_route(
-                nlmsg.RTM_DELROUTE, _F_DELETE | ack, seq0 + i, rm.dst, rm.dst_len, rm.table,
-                rm.metric, PROTO_NUMBER,
+                nlmsg.RTM_DELROUTE, _F_DELETE | ack, seq0 + i, dst, dst_len, table, metric,
+                PROTO_NUMBER,
             )
-            for i, rm in enumerate(msgs)
-        )  # dumps come in ascending order; msgs was reversed above (see _send_order)
+            for i in range(count)
+            for table, dst, dst_len, metric, _nh in (key(i),)
+        )
         failed: list[Answer] = []
 
         def on_answer(a: Answer) -> None:
@@ -660,12 +687,12 @@ class NetlinkFib:
 
         self._sock.bulk(seq0, requests, on_answer, errors_only=self.errors_only_acks)
         for a in failed:
-            rm = msgs[a.index]
-            route = Route(IPv4Network((int.from_bytes(rm.dst, "big"), rm.dst_len)), (),
-                          rm.metric, None, rm.table)
+            table, dst, dst_len, metric, _nh = key(a.index)
+            route = Route(IPv4Network((int.from_bytes(dst, "big"), dst_len)), (),
+                          metric, None, table)
             result.errors.append(OpFailure(FibOp(OpKind.DELETE, route), a.errno,
                                            _msg(a.errno, a.text)))
-        result.ok = len(msgs) - len(failed)
+        result.ok = count - len(failed)
         if self._load_nexthops():
             pinned = self._foreign_nh_refs()
             for nh_id in self._nh.all_own():

@@ -101,6 +101,7 @@ _U32_ATTR = struct.Struct("=HHI")
 _U16_ATTR = struct.Struct("=HHH2x")
 _ERR = struct.Struct("=i")
 _U32 = struct.Struct("=I")
+_ATTR_U32 = struct.Struct("=HHI")  # an attribute header and the u32 that may follow
 
 # nlmsghdr + rtmsg + RTA_DST(4) + RTA_TABLE + RTA_PRIORITY in one struct.
 ROUTE_HEAD = struct.Struct("=IHHII" "BBBBBBBBI" "HH4s" "HHI" "HHI")
@@ -387,6 +388,36 @@ def _parse_multipath(buf: bytes | bytearray | memoryview, start: int, end: int) 
         hops.append(HopSpec(ifindex, family, gateway, rhops + 1))
         off += align4(rlen)
     return tuple(hops)
+
+
+def parse_route_key(buf: bytes | bytearray | memoryview, msg: Message) -> tuple[int, bytes, int, int, int]:
+    """Just what identifies a dumped route: ``(table, dst, dst_len, metric, nh_id or 0)``.
+
+    Cheaper than ``parse_route`` (no next hops decoded), for bulk work on dumps.
+    """
+    dst_len = buf[msg.start + 1]
+    table = buf[msg.start + 4]
+    dst = b"\0\0\0\0"
+    metric = 0
+    nh_id = 0
+    off = msg.start + 12
+    end = msg.end
+    unpack = _ATTR_U32.unpack_from
+    while off + 4 <= end:
+        alen, atype, value = unpack(buf, off) if off + 8 <= end else (*RTATTR.unpack_from(buf, off), 0)
+        if alen < 4:
+            raise ValueError(f"bad attribute length {alen} at offset {off}")
+        atype &= 0x3FFF
+        if atype == RTA_DST:
+            dst = bytes(buf[off + 4 : off + alen])
+        elif atype == RTA_TABLE:
+            table = value
+        elif atype == RTA_PRIORITY:
+            metric = value
+        elif atype == RTA_NH_ID:
+            nh_id = value
+        off += (alen + 3) & ~3
+    return table, dst, dst_len, metric, nh_id
 
 
 def route_protocol(buf: bytes | bytearray | memoryview, msg: Message) -> int:
