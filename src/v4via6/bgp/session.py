@@ -25,8 +25,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address
-from typing import Literal
 from time import perf_counter_ns
+from typing import Literal
 
 from v4via6.bgp import events as ev
 from v4via6.bgp import fsm

@@ -32,9 +32,8 @@ def need_root(what: str) -> None:
     try:
         with open("/proc/self/status", encoding="ascii") as fh:
             for line in fh:
-                if line.startswith("CapEff:"):
-                    if int(line.split()[1], 16) & (1 << 12):  # CAP_NET_ADMIN
-                        return
+                if line.startswith("CapEff:") and int(line.split()[1], 16) & (1 << 12):  # CAP_NET_ADMIN
+                    return
     except OSError:
         pass
     fail(f"{what} needs root or CAP_NET_ADMIN; run it as: sudo v4via6 {' '.join(sys.argv[1:])}")

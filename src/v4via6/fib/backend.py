@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Protocol
 
-from v4via6.model import Route
+from v4via6.model import NextHop, Route
 
 
-class OpKind(str, Enum):
+class OpKind(StrEnum):
     ADD = "add"
     REPLACE = "replace"
     DELETE = "delete"
@@ -100,6 +100,11 @@ class FibBackend(Protocol):
 
     def apply(self, ops: Sequence[FibOp]) -> BatchResult:
         """Apply every op; never stops at the first error; never touches foreign routes."""
+        ...
+
+    def withdraw_nexthop(self, nh: NextHop) -> int:
+        """Remove every own route through ``nh`` at once (with nexthop objects: one delete);
+        returns how many own routes went."""
         ...
 
     def flush(self) -> BatchResult:
