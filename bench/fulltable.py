@@ -53,7 +53,6 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "tests" / "lab"))
 
-import table  # noqa: E402
 from interop_peers import (  # noqa: E402
     BGPD,
     BIRD,
@@ -69,6 +68,7 @@ from interop_peers import (  # noqa: E402
     wait_for,
 )
 
+import table  # noqa: E402
 from v4via6.lab import netns  # noqa: E402
 
 NS_S, NS_R = "v4v6-ft-s", "v4v6-ft-r"
@@ -425,8 +425,16 @@ def start_frr(procs: Processes, run_id: str) -> Receiver:
 
 
 def v4via6_counters(rx: Receiver) -> dict[str, Any]:
-    peers = rx.extra.peers()
-    return dict(peers[0].get("counters", {})) if peers else {}
+    """The session counters from ``v4via6 show peers --json`` (retried while the daemon is busy)."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            peers = rx.extra.peers()
+            return dict(peers[0].get("counters", {})) if peers else {}
+        except InteropError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
 
 
 def flush_leftovers(rx_holder: int, baseline: int) -> None:
@@ -577,7 +585,8 @@ def run_bench(n: int, runs: int, modes: Sequence[str], receivers: Sequence[str],
             with open(table_file, "w", encoding="utf-8") as fh:
                 table.write_bird_static(fh, prefixes, mode)
             sender = start_bird(procs, f"sender-{mode}", NS_S, sender_config(table_file), timeout=300)
-            poll(lambda: sender_routes(sender[1]) >= n, 300, f"sender holding {n} routes", interval=0.2)
+            sender_birdc = sender[1]
+            poll(lambda: sender_routes(sender_birdc) >= n, 300, f"sender holding {n} routes", interval=0.2)
             log(f"mode {mode}: sender ready with {n} routes in {time.monotonic() - started:.1f} s")
             try:
                 for run in range(runs):

@@ -56,6 +56,8 @@ class HostAddresses:
 
     ipv4: list[tuple[str, IPv4Address, int]] = field(default_factory=list)  # (ifname, addr, plen)
     ipv6: list[tuple[str, IPv6Address, int]] = field(default_factory=list)
+    #: kernel IPv6 unicast routes of the main table: (prefix, interface, via a gateway, metric)
+    routes6: list[tuple[IPv6Network, str | None, bool, int]] = field(default_factory=list)
 
     @classmethod
     def read(cls) -> HostAddresses:
@@ -68,7 +70,18 @@ class HostAddresses:
                 out.ipv4.append((a.ifname, a.address, a.prefixlen))
             else:
                 out.ipv6.append((a.ifname, a.address, a.prefixlen))
+        out.routes6 = read_ipv6_routes({link.index: link.name for link in snap.links})
         return out
+
+    def resolve_ipv6(self, addr: IPv6Address) -> tuple[str | None, int] | None:
+        """Longest match in the kernel's IPv6 main table: (interface, metric) when on-link."""
+        best: tuple[int, str | None, bool, int] | None = None
+        for net, ifname, via_gateway, metric in self.routes6:
+            if addr in net and (best is None or net.prefixlen > best[0]):
+                best = (net.prefixlen, ifname, via_gateway, metric)
+        if best is None or best[2] or best[1] is None:
+            return None  # no route, or only via another router: not usable as a gateway
+        return (best[1], best[3])
 
     def link_local(self, ifname: str) -> IPv6Address | None:
         for name, addr, _ in self.ipv6:
@@ -94,6 +107,29 @@ class HostAddresses:
             if not a.is_loopback and not a.is_link_local
         }
         return sorted(nets)
+
+
+def read_ipv6_routes(names: dict[int, str]) -> list[tuple[IPv6Network, str | None, bool, int]]:
+    """The kernel's IPv6 unicast routes in the main table (pyroute2; call outside the event loop)."""
+    import socket as _socket
+
+    from v4via6.host.read import open_netlink
+
+    out: list[tuple[IPv6Network, str | None, bool, int]] = []
+    with open_netlink() as ipr:
+        for msg in ipr.route("dump", family=_socket.AF_INET6):
+            if msg["type"] != 1 or (msg.get_attr("RTA_TABLE") or msg["table"]) != 254:
+                continue
+            dst = msg.get_attr("RTA_DST") or "::"
+            try:
+                net = IPv6Network(f"{dst}/{msg['dst_len']}", strict=False)
+            except ValueError:
+                continue
+            oif = msg.get_attr("RTA_OIF")
+            out.append((net, names.get(int(oif)) if oif else None,
+                        msg.get_attr("RTA_GATEWAY") is not None or msg.get_attr("RTA_MULTIPATH") is not None,
+                        int(msg.get_attr("RTA_PRIORITY") or 0)))
+    return out
 
 
 class PeerState:
@@ -144,6 +180,7 @@ class Daemon:
         self._control: ControlServer | None = None
         self._fib_lock = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
+        self._dead_nexthops: set[NextHop] = set()
 
     # --- properties -----------------------------------------------------------------
 
@@ -338,6 +375,8 @@ class Daemon:
         for ifname, mine, plen in self.host.ipv6:
             if not mine.is_link_local and addr in IPv6Network(f"{mine}/{plen}", strict=False):
                 return (ifname, 0)
+        if isinstance(addr, IPv6Address):
+            return self.host.resolve_ipv6(addr)
         return None
 
     # --- peers ------------------------------------------------------------------------
@@ -395,6 +434,7 @@ class Daemon:
         elif isinstance(event, ev.SessionDown):
             log("session-down", peer=name, reason=event.reason,
                 sent=_note(event.notification_sent), received=_note(event.notification_received))
+            self._dead_nexthops.update(self._exclusive_nexthops(state))
             for ch in state.channels.values():
                 ch.withdraw_all()
                 ch.stop_export()
@@ -424,6 +464,39 @@ class Daemon:
             state.problems += 1
             log("update-problem", level="warning", peer=name, kind=str(event.kind), reason=event.reason,
                 prefixes=len(event.keys))
+
+    def _exclusive_nexthops(self, state: PeerState) -> set[NextHop]:
+        """Link-local next hops only this session's IPv4 routes use (safe to drop at once).
+
+        When the session goes down, the FIB writer deletes their kernel nexthop
+        objects, which takes every route through them out of the kernel in one
+        request; the per-prefix deletes that follow from the RIB are then skipped.
+        A next hop that a static route or another peer (same address and
+        interface) may use is left to the per-prefix path.
+        """
+        if not hasattr(self.fib, "apply_runs"):
+            return set()
+        ch = state.channels[AFI_IPV4]
+        paths = set(ch.accepted.values())
+        found: set[NextHop] = set()
+        seen: set[object] = set()
+        resolver = self.rib4.resolver
+        for path in paths:
+            if path.nexthop in seen:
+                continue
+            seen.add(path.nexthop)
+            res = resolver.resolve(path)
+            nh = res.nexthop if res is not None else None
+            if nh is not None and nh.addr is not None and nh.addr.is_link_local and nh.ifname:
+                found.add(nh)
+        if not found:
+            return found
+        for other in self.peers.values():
+            if other is not state and other.info.address is not None:
+                found.discard(NextHop(other.info.address, other.info.ifname))
+        for route in self.config.static_routes():
+            found.difference_update(route.nexthops)
+        return found
 
     def _loops(self, attrs: PathAttributes) -> bool:
         assert self.bgp is not None
@@ -541,8 +614,13 @@ class Daemon:
             self._fib_wake.clear()
             if self.fib_channel is None:
                 continue
+            if self._dead_nexthops:
+                await self._withdraw_dead_nexthops()
             batch = self.fib_channel.take_batch()
             if not batch.runs:
+                continue
+            if hasattr(self.fib, "apply_runs"):
+                await self._apply_runs(batch)
                 continue
             ops: list[FibOp] = []
             statics = self.static_keys
@@ -569,6 +647,41 @@ class Daemon:
                     log("fib-error", level="warning", op=failure.op.kind.value, prefix=failure.op.route.prefix,
                         errno=failure.errno, error=failure.message)
                 self.fib_errors += result.failed
+
+    async def _withdraw_dead_nexthops(self) -> None:
+        """Delete the kernel nexthop objects of sessions that went down (all their routes at once)."""
+        dead, self._dead_nexthops = self._dead_nexthops, set()
+        for nh in sorted(dead, key=str):
+            started = time.monotonic()
+            try:
+                async with self._fib_lock:
+                    gone = await asyncio.to_thread(self.fib.withdraw_nexthop, nh)
+            except Exception as exc:  # the per-prefix deletes that follow still clean up
+                log("fib-error", level="warning", op="withdraw-nexthop", nexthop=nh, error=exc)
+                continue
+            log("fib-nexthop-withdrawn", nexthop=nh, routes=gone, seconds=round(time.monotonic() - started, 3))
+
+    async def _apply_runs(self, batch: Any) -> None:
+        """Bulk path: runs of prefix keys go to the backend's ``apply_runs`` in slices."""
+        statics = self.static_keys
+        installed = self.installed
+        for piece in _slices(batch.runs, FIB_CHUNK):
+            if statics:
+                piece = [(kind, hops, [k for k in keys if k not in statics]) for kind, hops, keys in piece]
+            async with self._fib_lock:
+                result = await asyncio.to_thread(self.fib.apply_runs, piece,  # type: ignore[attr-defined]
+                                                 metric=batch.metric, src=batch.src, table=batch.table)
+            for kind, _hops, keys in piece:
+                if kind is OpKind.DELETE:
+                    installed.difference_update(keys)
+                else:
+                    installed.update(keys)
+            failed: dict[int, tuple[int, str]] = result.failed
+            if failed:
+                installed.difference_update(failed)
+                for key, (code, message) in list(failed.items())[:20]:
+                    log("fib-error", level="warning", prefix=format_key(key, 4), errno=code, error=message)
+                self.fib_errors += len(failed)
 
     # --- control ----------------------------------------------------------------------
 
@@ -805,6 +918,26 @@ class Daemon:
             if _identity(state.runner.config) == ident:
                 return state
         return None
+
+
+def _slices(runs: Sequence[tuple[OpKind, Any, list[int]]], size: int) -> list[list[tuple[OpKind, Any, list[int]]]]:
+    """Split FIB runs into pieces of at most ``size`` prefixes (long runs are cut)."""
+    out: list[list[tuple[OpKind, Any, list[int]]]] = []
+    piece: list[tuple[OpKind, Any, list[int]]] = []
+    room = size
+    for kind, hops, keys in runs:
+        start = 0
+        while start < len(keys):
+            take = keys[start:start + room] if start or len(keys) > room else keys
+            piece.append((kind, hops, take))
+            start += len(take)
+            room -= len(take)
+            if room == 0:
+                out.append(piece)
+                piece, room = [], size
+    if piece:
+        out.append(piece)
+    return out
 
 
 def _identity(peer: BgpPeer) -> tuple[str | None, str | None]:

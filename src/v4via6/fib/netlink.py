@@ -28,6 +28,7 @@ import time
 from array import array
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from functools import partial
 from ipaddress import IPv4Address, IPv4Network, IPv6Address
 
@@ -327,6 +328,133 @@ class NetlinkFib:
         log.debug(
             "event=fib_apply ops=%d ok=%d failed=%d mode=%s seconds=%.3f",
             len(ops), result.ok, result.failed, self.mode, time.monotonic() - started,
+        )
+        return result
+
+    def apply_runs(
+        self,
+        runs: Sequence[tuple[OpKind, tuple[Hop, ...], Sequence[int]]],
+        *,
+        metric: int = 0,
+        src: IPv4Address | None = None,
+        table: int = 254,
+    ) -> RunsResult:
+        """Bulk IPv4 changes straight from prefix keys, no Route/FibOp per prefix.
+
+        ``runs``: ``(kind, hops, keys)``; a key is ``(network_int << 8) | prefix_len``
+        (the RIB's key). ADD and REPLACE both mean "install with these hops": a
+        prefix v4via6 already holds (own-route index) is replaced, any other is
+        added with CREATE|EXCL, so a foreign route is never overwritten and no
+        route dump is needed; a prefix that turns out to be held already (own
+        leftover or foreign route) is retried through :meth:`apply` as a checked
+        REPLACE. DELETE skips prefixes the index says are gone already (e.g. after
+        :meth:`withdraw_nexthop`) and sends the rest highest first. In inline
+        mode (no index) every delete is sent and ENOENT counts as done.
+        """
+        result = RunsResult()
+        if not runs:
+            return result
+        started = time.monotonic()
+        index = self._ensure_index() if self.nexthop_objects else None
+        base = (table << 72) | (metric << 40)
+        head = nlmsg.ROUTE_HEAD.pack
+        head_size = nlmsg.ROUTE_HEAD.size
+        ack = 0 if self.errors_only_acks else nlmsg.NLM_F_ACK
+        f_add, f_rep, f_del = _F_ADD | ack, _F_REPLACE | ack, _F_DELETE | ack
+        new, delete = nlmsg.RTM_NEWROUTE, nlmsg.RTM_DELROUTE
+        unicast, nowhere = nlmsg.RTN_UNICAST, nlmsg.RT_SCOPE_NOWHERE
+        a_dst, a_table, a_prio = nlmsg.RTA_DST, nlmsg.RTA_TABLE, nlmsg.RTA_PRIORITY
+        inet, proto = nlmsg.AF_INET, PROTO_NUMBER
+        rtm_table = table if table < 256 else 0
+        src_tail = nlmsg.RTATTR.pack(8, nlmsg.RTA_PREFSRC) + src.packed if src is not None else b""
+        # per request: rib key, kind code (0 add, 1 replace, 2 delete), nexthop id
+        sent_keys = array("Q")
+        sent_kind = array("B")
+        sent_nh = array("I")
+        links = self._links
+        if any(h.nexthop.ifname is not None and h.nexthop.ifname not in links
+               for kind, hops, _keys in runs if kind is not OpKind.DELETE for h in hops):
+            self._refresh_links()
+
+        def requests() -> Iterator[bytes]:
+            seq = seq0
+            own = index if index is not None else {}
+            add_key, add_kind, add_nh = sent_keys.append, sent_kind.append, sent_nh.append
+            for kind, hops, keys in runs:
+                if kind is OpKind.DELETE:
+                    todo = sorted(keys, reverse=True)
+                    for key in todo:
+                        if index is not None and (base | key) not in own:
+                            result.skipped += 1
+                            continue
+                        dst = (key >> 8).to_bytes(4, "big")
+                        add_key(key)
+                        add_kind(2)
+                        add_nh(0)
+                        yield head(head_size, delete, f_del, seq, 0, inet, key & 0xFF, 0, 0, rtm_table, proto,
+                                   nowhere, 0, 0, 8, a_dst, dst, 8, a_table, table, 8, a_prio, metric)
+                        seq += 1
+                    continue
+                tail, nh_id = self._tail_for(hops)
+                if isinstance(tail, _Failure):
+                    for key in keys:
+                        result.failed[key] = (tail.code, tail.message)
+                    continue
+                tail = src_tail + tail
+                size = head_size + len(tail)
+                for key in keys:
+                    dst = (key >> 8).to_bytes(4, "big")
+                    replace = (base | key) in own
+                    add_key(key)
+                    add_kind(1 if replace else 0)
+                    add_nh(nh_id)
+                    yield head(size, new, f_rep if replace else f_add, seq, 0, inet, key & 0xFF, 0, 0, rtm_table,
+                               proto, 0, unicast, 0, 8, a_dst, dst, 8, a_table, table, 8, a_prio, metric) + tail
+                    seq += 1
+
+        answers: dict[int, tuple[int, str]] = {}
+
+        def on_answer(a: Answer) -> None:
+            if a.errno:
+                answers[a.index] = (a.errno, _msg(a.errno, a.text))
+
+        seq0 = self._sock.begin()
+        self._sock.bulk(seq0, requests(), on_answer, errors_only=self.errors_only_acks)
+        retry: list[FibOp] = []
+        failed_at: dict[int, tuple[int, str]] = {}
+        wanted: dict[int, tuple[Hop, ...]] | None = None
+        for i, (code, message) in answers.items():
+            key, kind_code = sent_keys[i], sent_kind[i]
+            if kind_code == 2 and code in (errno.ENOENT, errno.ESRCH):
+                continue  # already gone: that is what a delete wants
+            failed_at[i] = (code, message)
+            if kind_code == 0 and code == errno.EEXIST:
+                if wanted is None:  # rare path (clash or own leftover): key -> hops asked for
+                    wanted = {k: h for kd, h, ks in runs if kd is not OpKind.DELETE for k in ks}
+                hops = wanted.get(key)
+                if hops is not None:
+                    route = Route(IPv4Network((key >> 8, key & 0xFF)), hops, metric, src, table)
+                    retry.append(FibOp(OpKind.REPLACE, route))
+                    continue
+            result.failed[key] = (code, message)
+        result.ok = len(sent_keys) - len(failed_at)
+        if index is not None:
+            self._update_index(index, array("I", range(len(sent_keys))), failed_at,
+                               [base | k for k in sent_keys], list(sent_nh))
+        if retry:
+            again = self.apply(retry)
+            for failure in again.errors:
+                r = failure.op.route
+                result.failed[(int(r.prefix.network_address) << 8) | r.prefix.prefixlen] = (
+                    failure.errno, failure.message)
+            result.ok += again.ok
+        if self._retry_objects:
+            self._retry_objects = False
+            self._tail_by_id.clear()
+        log.debug(
+            "event=fib_apply_runs requests=%d ok=%d failed=%d skipped=%d retried=%d mode=%s seconds=%.3f",
+            len(sent_keys), result.ok, len(result.failed), result.skipped, len(retry), self.mode,
+            time.monotonic() - started,
         )
         return result
 
@@ -715,6 +843,15 @@ class NetlinkFib:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+@dataclass
+class RunsResult:
+    """Outcome of :meth:`NetlinkFib.apply_runs`: requests done, prefix key -> (errno, message) failed."""
+
+    ok: int = 0
+    skipped: int = 0
+    failed: dict[int, tuple[int, str]] = field(default_factory=dict)
 
 
 def _send_order(ops: Sequence[FibOp]) -> Iterator[int]:
