@@ -489,7 +489,7 @@ def one_run(kind: str, mode: str, n: int, run_id: str, procs: Processes, sender:
             counters = v4via6_counters(rx)
             ns = int(counters.get("update_decode_ns", 0))
             decode_rate = n / (ns / 1e9) if ns else None
-            drops += int(counters.get("down", 0))
+            drops += max(0, int(counters.get("established", 1)) - 1)
         log(f"  {kind} {mode} run {run_id}: load {load:.2f} s cpu {cpu:.1f} s rss {rss:.0f} MB drops {drops}")
         # session down with a NOTIFICATION
         t0 = time.monotonic()

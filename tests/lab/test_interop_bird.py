@@ -19,6 +19,7 @@ from __future__ import annotations
 import signal
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from interop_peers import (
@@ -54,29 +55,8 @@ pytestmark = [pytest.mark.lab, pytest.mark.interop]
 def _peers_installed() -> None:
     need(BIRD, BIRDC)
 
-TOPOLOGY = """
-[nodes.h1]
-kind = "host"
-[nodes.r1]
-kind = "router"
-loopback4 = "203.0.113.1/32"
-[nodes.r2]
-kind = "router"
-loopback4 = "203.0.113.2/32"
-[nodes.h2]
-kind = "host"
-[[links]]
-a = "h1"
-b = "r1"
-subnet = "192.0.2.0/24"
-[[links]]
-a = "r1"
-b = "r2"
-[[links]]
-a = "r2"
-b = "h2"
-subnet = "198.51.100.0/24"
-"""
+#: h1 — r1 — r2 — h2, core link with IPv6 link-local addresses only
+TOPOLOGY = Path(__file__).parent.parent / "data" / "two-routers.toml"
 
 HOLD = 9  # short hold time on both sides, so a killed peer is noticed quickly
 SESSION_TIMEOUT = 30.0
