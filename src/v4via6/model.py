@@ -1,5 +1,8 @@
 """Core value types: IPv4 prefixes, next hops (IPv6 address + interface) and routes.
 
+A route is usually IPv4 (the point of v4via6); IPv6 unicast routes learned over
+BGP use the same type with an ``IPv6Network`` prefix (and no ``src``).
+
 These are plain frozen values shared by config, RIB, FIB and CLI. A next hop is
 identified by ``(address, interface)``: ``fe80::1`` on eth0 and on eth1 are two
 different next hops. A link-local next hop must name its interface.
@@ -9,7 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
-from ipaddress import IPv4Address, IPv4Network, IPv6Address
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 from typing import NamedTuple
 
 #: rtm_protocol number every route and nexthop object v4via6 installs carries.
@@ -117,12 +120,15 @@ class Hop(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class Route:
-    """An IPv4 route: prefix, one or more weighted next hops, metric, src, table.
+    """A route: prefix, one or more weighted next hops, metric, src, table.
 
     ``hops`` is kept sorted so two routes with the same next hops compare equal.
+    The prefix is IPv4 except for IPv6 unicast routes learned over BGP, which
+    carry an ``IPv6Network`` and no ``src`` (the kernel stores their metric 0 as
+    1024, see ``fib.netlink``).
     """
 
-    prefix: IPv4Network
+    prefix: IPv4Network | IPv6Network
     hops: tuple[Hop, ...]
     metric: int = 0
     src: IPv4Address | None = None
@@ -145,18 +151,20 @@ class Route:
             raise ModelError(f"{self.prefix}: metric {self.metric} is not a 32-bit number")
         if not 1 <= self.table <= 0xFFFFFFFF:
             raise ModelError(f"{self.prefix}: table {self.table} is not valid")
+        if self.src is not None and self.prefix.version == 6:
+            raise ModelError(f"{self.prefix}: an IPv6 route takes no IPv4 src {self.src}")
 
     @classmethod
     def simple(
         cls,
-        prefix: str | IPv4Network,
+        prefix: str | IPv4Network | IPv6Network,
         *via: str | NextHop,
         metric: int = 0,
         src: str | IPv4Address | None = None,
         table: int = MAIN_TABLE,
     ) -> Route:
         """Convenience constructor: ``Route.simple("198.51.100.0/24", "fe80::1%eth0")``."""
-        pfx = prefix if isinstance(prefix, IPv4Network) else parse_prefix(prefix)
+        pfx = prefix if isinstance(prefix, (IPv4Network, IPv6Network)) else parse_prefix(prefix)
         hops = tuple(
             Hop(v if isinstance(v, NextHop) else NextHop.parse(v)) for v in via
         )
@@ -164,7 +172,7 @@ class Route:
         return cls(pfx, hops, metric, source, table)
 
     @property
-    def key(self) -> tuple[int, IPv4Network, int]:
+    def key(self) -> tuple[int, IPv4Network | IPv6Network, int]:
         """What identifies a route in the kernel: (table, prefix, metric)."""
         return (self.table, self.prefix, self.metric)
 

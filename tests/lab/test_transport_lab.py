@@ -45,6 +45,9 @@ from v4via6.transport.tcp import (
     open_connection,
 )
 
+#: how often the poll loops below look again
+POLL_INTERVAL = 0.01
+
 pytestmark = pytest.mark.lab
 
 PORT = 1790
@@ -213,7 +216,7 @@ def echo_server(
             if md5_peer:
                 lst.set_md5_key(md5_peer, md5_key)
             report("listening", lst.port)
-            await asyncio.sleep(30)  # killed by the parent when done
+            await asyncio.Event().wait()  # runs until the parent kills it
 
         run_async(serve, timeout=40)
 
@@ -226,7 +229,7 @@ async def _until(pred: Callable[[], bool], timeout: float, what: str) -> None:
     while not pred():
         if loop.time() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(POLL_INTERVAL)
 
 
 def exchange_client(target: PeerTarget) -> Callable[[Report], Any]:
@@ -412,7 +415,7 @@ def ra_sender(interval: float) -> Callable[[Report], Any]:
             report("solicited", sender.solicitations)
             await _until(lambda: sender.sent >= 2, 10, "the answer RA")
             report("sent", sender.sent)
-            await asyncio.sleep(10)
+            await asyncio.Event().wait()  # keeps answering until the parent kills it
             await sender.stop()
 
         run_async(go, timeout=40)
@@ -466,7 +469,7 @@ async def _next_packet(sock: socket.socket) -> Any:
         pkt = recv_nd(sock)
         if pkt is not None:
             return pkt
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(POLL_INTERVAL)
     raise AssertionError("no RA on the raw socket")
 
 
@@ -568,7 +571,7 @@ def test_frr_interface_peer_learns_us_from_our_ras_and_connects(pair: Pair) -> N
             sender.start()
             disc = PeerDiscovery("tp-a", lambda p: report("discovered", [p.address, p.source]))
             disc.start()
-            await asyncio.sleep(30)  # the parent kills us when done
+            await asyncio.Event().wait()  # runs until the parent kills it
 
         run_async(go, timeout=40)
 

@@ -31,6 +31,9 @@ from v4via6.transport.tcp import (
     open_connection,
 )
 
+#: how often the poll loops below look again
+POLL_INTERVAL = 0.01
+
 
 class Recorder:
     """Trivial StreamHandler: records everything, optionally echoes."""
@@ -68,7 +71,7 @@ async def until(pred: Callable[[], bool], timeout: float = 5.0, what: str = "con
     while not pred():
         if loop.time() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(POLL_INTERVAL)
 
 
 def free_port() -> int:

@@ -4,7 +4,9 @@
 starts the control socket, the BGP listener and one ``PeerRunner`` per
 configured peer, then moves routes: session events -> channels (import policy)
 -> Loc-RIB (best path, only for changed prefixes) -> FIB channel (bulk netlink)
-and peer channels (export policy, UPDATEs packed by attribute set).
+and peer channels (export policy, UPDATEs packed by attribute set). IPv6
+unicast best paths go to the kernel too, through a second FIB channel on
+``rib6`` (own IPv6 routes a crash left are removed at start).
 SIGTERM stops cleanly (Cease to every peer, own routes removed), SIGHUP reloads.
 """
 
@@ -12,6 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
+import inspect
 import logging
 import signal
 import sys
@@ -32,10 +36,10 @@ from v4via6.daemon.export import nexthop_self, outgoing_attributes
 from v4via6.daemon.log import log, log_once
 from v4via6.daemon.notify import sd_notify
 from v4via6.daemon.peer import PeerRunner
-from v4via6.fib.backend import FibBackend, FibOp, OpKind
+from v4via6.fib.backend import FibBackend, FibOp, KernelRoute, OpKind
 from v4via6.fib.reconcile import plan
 from v4via6.model import NextHop, Route
-from v4via6.rib.channel import Channel, FibChannel
+from v4via6.rib.channel import Channel, FibBatch, FibChannel
 from v4via6.rib.keys import format_key, key_to_network, prefix_key
 from v4via6.rib.loc_rib import LocRib
 from v4via6.rib.nexthop import NextHopResolver
@@ -99,6 +103,15 @@ class HostAddresses:
     def loopback_src(self) -> IPv4Address | None:
         found = [a for n, a, p in self.ipv4 if n == "lo" and not a.is_loopback and p == 32]
         return max(found) if found else None
+
+    def connected6(self) -> list[IPv6Network]:
+        """Global IPv6 prefixes of our interfaces and loopbacks (no link-local, no ::1)."""
+        nets = {
+            IPv6Network(f"{a}/{p}", strict=False)
+            for _, a, p in self.ipv6
+            if not a.is_loopback and not a.is_link_local and not a.is_multicast
+        }
+        return sorted(nets)
 
     def connected(self) -> list[IPv4Network]:
         nets = {
@@ -166,11 +179,13 @@ class Daemon:
         self.rib4 = LocRib(NextHopResolver(self._resolve_global), family=4)
         self.rib6 = LocRib(NextHopResolver(self._resolve_global), family=6)
         self.fib_channel: FibChannel | None = None
+        self.fib_channel6: FibChannel | None = None
         self.local4: Channel | None = None
         self.local6: Channel | None = None
         self.peers: dict[str, PeerState] = {}
         self.static_keys: set[int] = set()
         self.installed: set[int] = set()
+        self.installed6: set[int] = set()
         self.fib_errors = 0
         self._rfc8212_seen: set[tuple[str, str]] = set()
         self._stop = asyncio.Event()
@@ -258,7 +273,9 @@ class Daemon:
         except OSError as exc:
             raise DaemonError(f"cannot create control socket {self.socket_path}: {exc}") from None
         await self._reconcile_static()
+        await self._clear_ipv6_leftovers()
         self.fib_channel = FibChannel(self.rib4, src=self.host.loopback_src())
+        self.fib_channel6 = FibChannel(self.rib6)
         self.local4 = Channel(self.rib4, PeerInfo.local("local", int(router_id or 0)))
         self.local6 = Channel(self.rib6, PeerInfo.local("local6", int(router_id or 0)))
         self._tasks.append(asyncio.get_running_loop().create_task(self._fib_writer()))
@@ -354,8 +371,9 @@ class Daemon:
             (nets4 if isinstance(net, IPv4Network) else nets6).add(net)  # type: ignore[arg-type]
         if "connected" in bgp.redistribute:
             nets4.update(self.host.connected())
+            nets6.update(self.host.connected6())
         if "static" in bgp.redistribute:
-            nets4.update(r.prefix for r in self.config.static_routes())
+            nets4.update(r.prefix for r in self.config.static_routes() if isinstance(r.prefix, IPv4Network))
         attrs = PlainAttrs(origin=0)
         self.local4.withdraw_all()
         self.local6.withdraw_all()
@@ -616,6 +634,8 @@ class Daemon:
                 continue
             if self._dead_nexthops:
                 await self._withdraw_dead_nexthops()
+            if self.fib_channel6 is not None:
+                await self._apply_ipv6(self.fib_channel6.take_batch())
             batch = self.fib_channel.take_batch()
             if not batch.runs:
                 continue
@@ -628,7 +648,7 @@ class Daemon:
                 for key in keys:
                     if key in statics:
                         continue
-                    route = Route(key_to_network(key, 4), hops, batch.metric, batch.src, batch.table)  # type: ignore[arg-type]
+                    route = Route(key_to_network(key, 4), hops, batch.metric, batch.src, batch.table)
                     ops.append(FibOp(kind, route))
             for start in range(0, len(ops), FIB_CHUNK):
                 chunk = ops[start:start + FIB_CHUNK]
@@ -647,6 +667,49 @@ class Daemon:
                     log("fib-error", level="warning", op=failure.op.kind.value, prefix=failure.op.route.prefix,
                         errno=failure.errno, error=failure.message)
                 self.fib_errors += result.failed
+
+    async def _apply_ipv6(self, batch: FibBatch) -> None:
+        """IPv6 unicast best paths to the kernel in chunks (no static override: statics are IPv4).
+
+        A delete of a route already gone (its nexthop object went with the session)
+        counts as done.
+        """
+        if not batch.runs:
+            return
+        ops = batch.to_ops()
+        for start in range(0, len(ops), FIB_CHUNK):
+            chunk = ops[start:start + FIB_CHUNK]
+            async with self._fib_lock:
+                result = await asyncio.to_thread(self.fib.apply, chunk)
+            errors = [f for f in result.errors
+                      if not (f.op.kind is OpKind.DELETE and f.errno in (errno.ENOENT, errno.ESRCH))]
+            failed = {id(f.op) for f in errors}
+            for op in chunk:
+                if id(op) in failed:
+                    continue
+                if op.kind is OpKind.DELETE:
+                    self.installed6.discard(prefix_key(op.route.prefix))
+                else:
+                    self.installed6.add(prefix_key(op.route.prefix))
+            for failure in errors[:20]:
+                log("fib-error", level="warning", op=failure.op.kind.value, prefix=failure.op.route.prefix,
+                    errno=failure.errno, error=failure.message)
+            self.fib_errors += len(errors)
+
+    async def _clear_ipv6_leftovers(self) -> None:
+        """Own IPv6 routes in the kernel at start are a crashed run's: remove them (BGP brings them back)."""
+        fib: Any = self.fib
+        if "family" not in inspect.signature(fib.list_routes).parameters:
+            return  # a backend without IPv6 routes
+        own: list[KernelRoute] = await asyncio.to_thread(fib.list_routes, own_only=True, family=6)
+        if not own:
+            return
+        async with self._fib_lock:
+            result = await asyncio.to_thread(self.fib.apply, [FibOp(OpKind.DELETE, kr.route) for kr in own])
+        for failure in result.errors[:20]:
+            log("fib-error", level="warning", op="delete", prefix=failure.op.route.prefix,
+                errno=failure.errno, error=failure.message)
+        log("ipv6-reconciled", delete=result.ok, failed=result.failed)
 
     async def _withdraw_dead_nexthops(self) -> None:
         """Delete the kernel nexthop objects of sessions that went down (all their routes at once)."""
@@ -716,6 +779,7 @@ class Daemon:
             "routes_ipv4": len(self.rib4.best),
             "routes_ipv6": len(self.rib6.best),
             "routes_installed": len(self.installed),
+            "routes_installed_ipv6": len(self.installed6),
             "static_routes": len(self.static_keys),
             "fib_errors": self.fib_errors,
         }
@@ -789,7 +853,7 @@ class Daemon:
                 continue
             out.append({
                 "prefix": format_key(key, fam),
-                "installed": key in self.installed if fam == 4 else None,
+                "installed": key in (self.installed if fam == 4 else self.installed6),
                 "static_override": key in self.static_keys if fam == 4 else None,
                 "reasons": list(decision.reasons),
                 "paths": [_path_view(c.path, c.resolution, c.state, c.reason) for c in cands],

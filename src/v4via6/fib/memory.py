@@ -5,6 +5,9 @@ protocols (which it never changes), and answers each op the way the netlink
 backend does: ADD of an existing key -> EEXIST, DELETE of a missing own route ->
 ESRCH, REPLACE over a foreign route -> EEXIST "clash with proto X", unknown
 interface -> ENODEV naming it. Failures are per op; the batch always completes.
+IPv6 routes (IPv6Network prefix) live beside IPv4 ones; as in the kernel, an
+IPv6 route asked with metric 0 is stored with metric 1024, and ``list_routes``
+shows one family at a time (``family=4`` by default, or 6).
 """
 
 from __future__ import annotations
@@ -16,6 +19,9 @@ from collections.abc import Iterable, Sequence
 from v4via6.fib.backend import BatchResult, FibOp, KernelRoute, OpFailure, OpKind
 from v4via6.fib.protos import proto_name
 from v4via6.model import PROTO_NUMBER, NextHop, Route
+
+#: What the kernel stores for an IPv6 route added with metric 0 (IP6_RT_PRIO_USER).
+IP6_METRIC_DEFAULT = 1024
 
 Key = tuple[int, object, int]
 
@@ -39,14 +45,18 @@ class MemoryFib:
         """Seed a route owned by another protocol (it is never changed afterwards)."""
         if protocol == PROTO_NUMBER:
             raise ValueError("a foreign route needs a protocol number other than v4via6's")
+        route = _as_kernel_stores(route)
         self._routes[route.key] = KernelRoute(route, protocol, proto_name(protocol))
 
-    def list_routes(self, *, own_only: bool = True, table: int | None = None) -> list[KernelRoute]:
+    def list_routes(
+        self, *, own_only: bool = True, table: int | None = None, family: int = 4
+    ) -> list[KernelRoute]:
         return sorted(
             (
                 kr
                 for kr in self._routes.values()
                 if (not own_only or kr.own) and (table is None or kr.route.table == table)
+                and kr.route.prefix.version == family
             ),
             key=lambda kr: (kr.route.table, kr.route.prefix, kr.route.metric, kr.protocol),
         )
@@ -73,7 +83,7 @@ class MemoryFib:
         return result
 
     def _apply_one(self, op: FibOp) -> OpFailure | None:
-        route = op.route
+        route = _as_kernel_stores(op.route)
         key = route.key
         held = self._routes.get(key)
         if op.kind is OpKind.DELETE:
@@ -84,6 +94,8 @@ class MemoryFib:
         missing = _missing_interface(route.nexthops, self.interfaces)
         if missing is not None:
             return _fail(op, errno.ENODEV, f"unknown interface {missing!r}")
+        if route.prefix.version == 6 and any(nh.addr is not None and nh.addr.version == 4 for nh in route.nexthops):
+            return _fail(op, errno.EINVAL, "IPv6 route via an IPv4 gateway")
         if held is not None and not held.own:
             return _fail(op, errno.EEXIST, f"clash with proto {held.protocol_name}")
         if op.kind is OpKind.ADD and held is not None:
@@ -116,6 +128,13 @@ class MemoryFib:
 
     def close(self) -> None:
         self.closed = True
+
+
+def _as_kernel_stores(route: Route) -> Route:
+    """An IPv6 route with metric 0 as the kernel keeps it (metric 1024); others unchanged."""
+    if route.metric == 0 and route.prefix.version == 6:
+        return Route(route.prefix, route.hops, IP6_METRIC_DEFAULT, route.src, route.table, route.kind)
+    return route
 
 
 def _missing_interface(nexthops: Iterable[NextHop], known: set[str]) -> str | None:

@@ -15,6 +15,12 @@ route points at one by ``RTA_NH_ID``. Objects no route uses any more are deleted
 after each batch. Without objects, next hops go inline: ``RTA_OIF`` + ``RTA_VIA``
 (``RTA_GATEWAY`` for IPv4) or ``RTA_MULTIPATH``.
 
+IPv6 unicast routes (``Route.prefix`` an ``IPv6Network``, from BGP) take the
+same rules: own protocol only, foreign keys guarded on REPLACE, the same
+nexthop objects (an object with an IPv6 gateway is AF_INET6, which IPv6 routes
+accept) or inline ``RTA_OIF`` + plain ``RTA_GATEWAY``; metric 0 is sent as 1024,
+the value the kernel stores; ``flush`` removes them too; ``list_routes(family=6)``.
+
 Not thread-safe: one caller at a time.
 """
 
@@ -30,7 +36,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from ipaddress import IPv4Address, IPv4Network, IPv6Address
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 
 from v4via6.fib import nlmsg
 from v4via6.fib.backend import (
@@ -65,6 +71,21 @@ _KINDS = {k: v for k, v in nlmsg.RTN_NAMES.items() if v in ("unicast", "blackhol
 def route_key(table: int, dst: bytes, dst_len: int, metric: int) -> int:
     """A compact int for (table, prefix, metric): what identifies a kernel route."""
     return (table << 72) | (metric << 40) | (int.from_bytes(dst, "big") << 8) | dst_len
+
+
+#: Metric the kernel gives an IPv6 route added with metric 0 (IP6_RT_PRIO_USER).
+IP6_RT_PRIO_USER = 1024
+_V6_KEY = 1 << 208
+
+
+def route_key6(table: int, dst: bytes, dst_len: int, metric: int) -> int:
+    """Like :func:`route_key` for an IPv6 route; never equal to an IPv4 key."""
+    return _V6_KEY | (table << 176) | (metric << 144) | (int.from_bytes(dst, "big") << 8) | dst_len
+
+
+def kernel_metric6(metric: int) -> int:
+    """The metric the kernel stores for an IPv6 route asked with ``metric`` (0 -> 1024)."""
+    return metric or IP6_RT_PRIO_USER
 
 
 def has_net_admin() -> bool:
@@ -281,6 +302,9 @@ class NetlinkFib:
             for table, dst, dst_len, metric, nh_id in self._own_route_keys():
                 if nh_id:
                     index[route_key(table, dst, dst_len, metric)] = nh_id
+            for table, dst, dst_len, metric, nh_id in self._own_route6_keys():
+                if nh_id:
+                    index[route_key6(table, dst, dst_len, metric)] = nh_id
             self._index = index
             refs: dict[int, int] = {}
             for nh_id in index.values():
@@ -294,6 +318,8 @@ class NetlinkFib:
         result = BatchResult()
         if not ops:
             return result
+        if any(type(op.route.prefix) is IPv6Network for op in ops):
+            return self._apply_mixed(ops)
         started = time.monotonic()
         self._refresh_if_unknown(ops)
         foreign: dict[int, int] = {}
@@ -625,11 +651,14 @@ class NetlinkFib:
 
     # --- dumps ---------------------------------------------------------------------------------
 
-    def _dump_route_msgs(self, *, own_only: bool, table: int | None = None) -> list[nlmsg.RouteMsg]:
+    def _dump_route_msgs(
+        self, *, own_only: bool, table: int | None = None, family: int = 4
+    ) -> list[nlmsg.RouteMsg]:
         proto = PROTO_NUMBER if own_only and self._sock.strict else 0
         tbl = (table or 0) if self._sock.strict else 0
+        af = nlmsg.AF_INET6 if family == 6 else nlmsg.AF_INET
         out = []
-        for buf, msg in self._sock.dump(lambda seq: nlmsg.pack_route_dump(seq, proto, tbl)):
+        for buf, msg in self._sock.dump(lambda seq: nlmsg.pack_route_dump(seq, proto, tbl, af)):
             if msg.type != nlmsg.RTM_NEWROUTE:
                 continue
             if own_only and nlmsg.route_protocol(buf, msg) != PROTO_NUMBER:
@@ -671,20 +700,24 @@ class NetlinkFib:
         return packed
 
     def _foreign_nh_refs(self) -> set[int]:
-        """Nexthop ids that routes of other protocols point at (directly)."""
+        """Nexthop ids that routes of other protocols (IPv4 or IPv6) point at (directly)."""
         ids: set[int] = set()
-        for buf, msg in self._sock.dump(lambda seq: nlmsg.pack_route_dump(seq)):
-            if msg.type == nlmsg.RTM_NEWROUTE and nlmsg.route_protocol(buf, msg) != PROTO_NUMBER:
-                nh_id = nlmsg.parse_route_key(buf, msg)[4]
-                if nh_id:
-                    ids.add(nh_id)
+        for af in (nlmsg.AF_INET, nlmsg.AF_INET6):
+            for buf, msg in self._sock.dump(partial(nlmsg.pack_route_dump, family=af)):
+                if msg.type == nlmsg.RTM_NEWROUTE and nlmsg.route_protocol(buf, msg) != PROTO_NUMBER:
+                    nh_id = nlmsg.parse_route_key(buf, msg)[4]
+                    if nh_id:
+                        ids.add(nh_id)
         # A foreign route on one of our groups also pins the group's members.
         return self._nh.with_members(ids)
 
     # --- listing ----------------------------------------------------------------------------------
 
-    def list_routes(self, *, own_only: bool = True, table: int | None = None) -> list[KernelRoute]:
-        msgs = self._dump_route_msgs(own_only=own_only, table=table)
+    def list_routes(
+        self, *, own_only: bool = True, table: int | None = None, family: int = 4
+    ) -> list[KernelRoute]:
+        """Unicast-ish routes of ``family`` 4 (default) or 6; own protocol only unless ``own_only`` is False."""
+        msgs = self._dump_route_msgs(own_only=own_only, table=table, family=family)
         objects: dict[int, nlmsg.NexthopMsg] | None = None
         if any(rm.nh_id for rm in msgs):
             try:
@@ -716,10 +749,11 @@ class NetlinkFib:
                 name = names[rm.protocol] = proto_name(rm.protocol)
             try:
                 route = Route(
-                    IPv4Network((int.from_bytes(rm.dst, "big"), rm.dst_len)),
+                    IPv6Network((int.from_bytes(rm.dst, "big"), rm.dst_len)) if family == 6
+                    else IPv4Network((int.from_bytes(rm.dst, "big"), rm.dst_len)),
                     tuple(hops),
                     rm.metric,
-                    IPv4Address(rm.prefsrc) if rm.prefsrc else None,
+                    IPv4Address(rm.prefsrc) if rm.prefsrc and family != 6 else None,
                     rm.table,
                     kind,
                 )
@@ -771,7 +805,7 @@ class NetlinkFib:
 
     def _withdraw_per_route(self, nh: NextHop) -> int:
         ops: list[FibOp] = []
-        for kr in self.list_routes(own_only=True):
+        for kr in [*self.list_routes(own_only=True), *self.list_routes(own_only=True, family=6)]:
             r = kr.route
             if nh not in r.nexthops:
                 continue
@@ -821,6 +855,9 @@ class NetlinkFib:
             result.errors.append(OpFailure(FibOp(OpKind.DELETE, route), a.errno,
                                            _msg(a.errno, a.text)))
         result.ok = count - len(failed)
+        gone6 = self._flush6()
+        result.ok += gone6.ok
+        result.errors.extend(gone6.errors)
         if self._load_nexthops():
             pinned = self._foreign_nh_refs()
             for nh_id in self._nh.all_own():
@@ -833,6 +870,153 @@ class NetlinkFib:
         self._tail.clear()
         self._tail_by_id.clear()
         log.info("event=fib_flush routes=%d failed=%d", result.ok, result.failed)
+        return result
+
+    # --- IPv6 routes ------------------------------------------------------------------------------
+
+    def _apply_mixed(self, ops: Sequence[FibOp]) -> BatchResult:
+        """A batch holding IPv6 routes: IPv4 ops through :meth:`apply`, IPv6 ops through :meth:`_apply6`."""
+        v4 = [op for op in ops if op.route.prefix.version == 4]
+        v6 = [op for op in ops if op.route.prefix.version == 6]
+        result = self.apply(v4) if v4 else BatchResult()
+        more = self._apply6(v6)
+        result.ok += more.ok
+        result.errors.extend(more.errors)
+        return result
+
+    def _tail6_for(self, hops: tuple[Hop, ...]) -> tuple[bytes | _Failure, int]:
+        """Next-hop attributes of an IPv6 route: a shared nexthop object, or inline RTA_GATEWAY."""
+        for hop in hops:
+            addr = hop.nexthop.addr
+            if addr is not None and addr.version != 6:
+                return (_Failure(errno.EINVAL, _msg(errno.EINVAL, f"IPv6 route via IPv4 gateway {addr}")), 0)
+        if hops and self.nexthop_objects and all(h.nexthop.ifname and h.nexthop.addr for h in hops):
+            return self._tail_for(hops)  # RTA_NH_ID: the object IPv4 routes use too
+        specs: list[HopSpec] = []
+        for hop in hops:
+            spec = self._hop_spec(hop)
+            if isinstance(spec, _Failure):
+                return (spec, 0)
+            specs.append(spec)
+        return (nlmsg.nexthop_tail6(tuple(specs)) if specs else b"", 0)
+
+    def _apply6(self, ops: Sequence[FibOp]) -> BatchResult:
+        """IPv6 route ops, with :meth:`apply`'s rules (own protocol, foreign REPLACE refused)."""
+        result = BatchResult()
+        if not ops:
+            return result
+        started = time.monotonic()
+        self._refresh_if_unknown(ops)
+        foreign = self._foreign_keys6() if any(op.kind is OpKind.REPLACE for op in ops) else {}
+        index = self._ensure_index() if self.nexthop_objects else None
+        # objects first: creating one is a request of its own on the same socket
+        tails: dict[tuple[Hop, ...], tuple[bytes | _Failure, int]] = {}
+        for op in ops:
+            if op.kind is not OpKind.DELETE and op.route.hops not in tails:
+                tails[op.route.hops] = self._tail6_for(op.route.hops)
+        ack = 0 if self.errors_only_acks else nlmsg.NLM_F_ACK
+        sent = array("I")
+        keys: list[int] = []
+        nh_ids: list[int] = []
+        failed: dict[int, tuple[int, str]] = {}
+        seq0 = self._sock.begin()
+
+        def requests() -> Iterator[bytes]:
+            seq = seq0
+            for i in _send_order(ops):
+                op = ops[i]
+                r = op.route
+                dst, plen = r.prefix.network_address.packed, r.prefix.prefixlen
+                table, metric = r.table, kernel_metric6(r.metric)
+                nh_id = 0
+                if op.kind is OpKind.DELETE:
+                    msg = nlmsg.pack_route(nlmsg.RTM_DELROUTE, _F_DELETE | ack, seq, dst, plen, table, metric,
+                                           PROTO_NUMBER)
+                else:
+                    tail, nh_id = tails[r.hops]
+                    if isinstance(tail, _Failure):
+                        failed[i] = (tail.code, tail.message)
+                        continue
+                    flags = _F_ADD
+                    if op.kind is OpKind.REPLACE:
+                        holder = foreign.get(route_key6(table, dst, plen, metric))
+                        if holder is not None:
+                            failed[i] = (errno.EEXIST, _msg(errno.EEXIST, f"clash with proto {proto_name(holder)}"))
+                            continue
+                        flags = _F_REPLACE
+                    msg = nlmsg.pack_route(nlmsg.RTM_NEWROUTE, flags | ack, seq, dst, plen, table, metric,
+                                           PROTO_NUMBER, tail)
+                sent.append(i)
+                keys.append(route_key6(table, dst, plen, metric))
+                nh_ids.append(nh_id)
+                seq += 1
+                yield msg
+
+        def on_answer(a: Answer) -> None:
+            if a.errno:
+                failed[sent[a.index]] = (a.errno, _msg(a.errno, a.text))
+
+        self._sock.bulk(seq0, requests(), on_answer, errors_only=self.errors_only_acks)
+        for i in sorted(failed):
+            code, message = failed[i]
+            result.errors.append(OpFailure(ops[i], code, message))
+        result.ok = len(ops) - len(failed)
+        if index is not None:
+            self._update_index(index, sent, failed, keys, nh_ids)
+        if self._retry_objects:
+            self._retry_objects = False
+            self._tail_by_id.clear()
+        log.debug("event=fib_apply6 ops=%d ok=%d failed=%d mode=%s seconds=%.3f",
+                  len(ops), result.ok, result.failed, self.mode, time.monotonic() - started)
+        return result
+
+    def _foreign_keys6(self) -> dict[int, int]:
+        """IPv6 key -> protocol of every IPv6 route another protocol holds."""
+        keys: dict[int, int] = {}
+        for buf, msg in self._sock.dump(lambda seq: nlmsg.pack_route_dump(seq, family=nlmsg.AF_INET6)):
+            if msg.type != nlmsg.RTM_NEWROUTE:
+                continue
+            proto = nlmsg.route_protocol(buf, msg)
+            if proto != PROTO_NUMBER:
+                table, dst, dst_len, metric, _nh = nlmsg.parse_route_key(buf, msg)
+                keys[route_key6(table, dst, dst_len, metric)] = proto
+        return keys
+
+    def _own_route6_keys(self) -> list[tuple[int, bytes, int, int, int]]:
+        """(table, dst (16 bytes), dst_len, metric, nh id) of every own IPv6 route, dump read to the end."""
+        proto = PROTO_NUMBER if self._sock.strict else 0
+        out: list[tuple[int, bytes, int, int, int]] = []
+        for buf, msg in self._sock.dump(lambda seq: nlmsg.pack_route_dump(seq, proto, family=nlmsg.AF_INET6)):
+            if msg.type == nlmsg.RTM_NEWROUTE and nlmsg.route_protocol(buf, msg) == PROTO_NUMBER:
+                table, dst, dst_len, metric, nh_id = nlmsg.parse_route_key(buf, msg)
+                out.append((table, dst.rjust(16, b"\0") if len(dst) != 16 else dst, dst_len, metric, nh_id))
+        return out
+
+    def _flush6(self) -> BatchResult:
+        """Delete every own IPv6 route (highest first); a route already gone counts as done."""
+        result = BatchResult()
+        own = self._own_route6_keys()[::-1]
+        if not own:
+            return result
+        seq0 = self._sock.begin()
+        ack = 0 if self.errors_only_acks else nlmsg.NLM_F_ACK
+        requests = (
+            nlmsg.pack_route(nlmsg.RTM_DELROUTE, _F_DELETE | ack, seq0 + i, dst, dst_len, table, metric,
+                             PROTO_NUMBER)
+            for i, (table, dst, dst_len, metric, _nh) in enumerate(own)
+        )
+        failed: list[Answer] = []
+
+        def on_answer(a: Answer) -> None:
+            if a.errno and a.errno not in (errno.ENOENT, errno.ESRCH):
+                failed.append(a)
+
+        self._sock.bulk(seq0, requests, on_answer, errors_only=self.errors_only_acks)
+        for a in failed:
+            table, dst, dst_len, metric, _nh = own[a.index]
+            route = Route(IPv6Network((int.from_bytes(dst, "big"), dst_len)), (), metric, None, table)
+            result.errors.append(OpFailure(FibOp(OpKind.DELETE, route), a.errno, _msg(a.errno, a.text)))
+        result.ok = len(own) - len(failed)
         return result
 
     def close(self) -> None:
@@ -898,4 +1082,5 @@ def _msg(code: int, detail: str = "") -> str:
     return f"{text}: {detail}" if detail else text
 
 
-__all__ = ["NH_ID_FIRST", "NH_ID_LAST", "NetlinkFib", "has_net_admin", "route_key"]
+__all__ = ["IP6_RT_PRIO_USER", "NH_ID_FIRST", "NH_ID_LAST", "NetlinkFib", "has_net_admin", "kernel_metric6",
+           "route_key", "route_key6"]

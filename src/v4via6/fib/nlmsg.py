@@ -105,6 +105,8 @@ _ATTR_U32 = struct.Struct("=HHI")  # an attribute header and the u32 that may fo
 
 # nlmsghdr + rtmsg + RTA_DST(4) + RTA_TABLE + RTA_PRIORITY in one struct.
 ROUTE_HEAD = struct.Struct("=IHHII" "BBBBBBBBI" "HH4s" "HHI" "HHI")
+# The same for an IPv6 route: RTA_DST(16).
+ROUTE6_HEAD = struct.Struct("=IHHII" "BBBBBBBBI" "HH16s" "HHI" "HHI")
 # nlmsghdr + nhmsg + NHA_ID.
 _NH_HEAD = struct.Struct("=IHHII" "BBBBI" "HHI")
 
@@ -162,6 +164,23 @@ def nexthop_tail(hops: tuple[HopSpec, ...]) -> bytes:
     return rtattr(RTA_MULTIPATH, b"".join(parts))
 
 
+def nexthop_tail6(hops: tuple[HopSpec, ...]) -> bytes:
+    """Inline next hops of an IPv6 route: an IPv6 gateway is a plain ``RTA_GATEWAY``.
+
+    (The kernel refuses ``RTA_VIA`` on IPv6 routes.) One hop: ``RTA_OIF`` +
+    ``RTA_GATEWAY``; several: ``RTA_MULTIPATH`` with one rtnexthop per hop.
+    """
+    if len(hops) == 1:
+        hop = hops[0]
+        gw = rtattr(RTA_GATEWAY, hop.gateway) if hop.family != AF_UNSPEC else b""
+        return u32_attr(RTA_OIF, hop.ifindex) + gw
+    parts = []
+    for hop in hops:
+        gw = rtattr(RTA_GATEWAY, hop.gateway) if hop.family != AF_UNSPEC else b""
+        parts.append(RTNEXTHOP.pack(8 + len(gw), 0, hop.weight - 1, hop.ifindex) + gw)
+    return rtattr(RTA_MULTIPATH, b"".join(parts))
+
+
 def nhid_tail(nh_id: int) -> bytes:
     """The route attribute that points a route at a nexthop object."""
     return u32_attr(RTA_NH_ID, nh_id)
@@ -179,23 +198,27 @@ def pack_route(
     tail: bytes = b"",
     prefsrc: bytes | None = None,
 ) -> bytes:
-    """An IPv4 RTM_NEWROUTE / RTM_DELROUTE request.
+    """An RTM_NEWROUTE / RTM_DELROUTE request: IPv4, or IPv6 when ``dst`` is 16 bytes.
 
     Always carries RTA_DST, RTA_TABLE (and rtm_table when < 256) and RTA_PRIORITY.
     A delete gets scope NOWHERE and type UNSPEC so it matches the route whatever
     its scope/type; ``protocol`` makes the kernel match only that owner.
     """
-    extra = b"" if prefsrc is None else RTATTR.pack(8, RTA_PREFSRC) + prefsrc
-    length = ROUTE_HEAD.size + len(extra) + len(tail)
+    extra = b"" if prefsrc is None else RTATTR.pack(4 + len(prefsrc), RTA_PREFSRC) + prefsrc
+    if len(dst) == 16:
+        head_struct, family = ROUTE6_HEAD, AF_INET6
+    else:
+        head_struct, family = ROUTE_HEAD, AF_INET
+    length = head_struct.size + len(extra) + len(tail)
     if msg_type == RTM_DELROUTE:
         scope, rtype = RT_SCOPE_NOWHERE, RTN_UNSPEC
     else:
         scope, rtype = RT_SCOPE_UNIVERSE, RTN_UNICAST
-    head = ROUTE_HEAD.pack(
+    head = head_struct.pack(
         length, msg_type, flags, seq, 0,
-        AF_INET, dst_len, 0, 0, table if table < 256 else RT_TABLE_UNSPEC,
+        family, dst_len, 0, 0, table if table < 256 else RT_TABLE_UNSPEC,
         protocol, scope, rtype, 0,
-        8, RTA_DST, dst,
+        4 + len(dst), RTA_DST, dst,
         8, RTA_TABLE, table,
         8, RTA_PRIORITY, metric,
     )
@@ -238,10 +261,11 @@ def pack_del_nexthop(seq: int, flags: int, nh_id: int) -> bytes:
     )
 
 
-def pack_route_dump(seq: int, protocol: int = 0, table: int = 0) -> bytes:
-    """RTM_GETROUTE dump of IPv4 routes, filtered by protocol/table when strict checking is on."""
+def pack_route_dump(seq: int, protocol: int = 0, table: int = 0, family: int = AF_INET) -> bytes:
+    """RTM_GETROUTE dump of IPv4 (or ``family`` AF_INET6) routes, filtered by protocol/table
+    when strict checking is on."""
     attrs = u32_attr(RTA_TABLE, table) if table else b""
-    body = RTMSG.pack(AF_INET, 0, 0, 0, table if 0 < table < 256 else 0, protocol, 0, 0, 0)
+    body = RTMSG.pack(family, 0, 0, 0, table if 0 < table < 256 else 0, protocol, 0, 0, 0)
     length = 16 + len(body) + len(attrs)
     return NLMSGHDR.pack(length, RTM_GETROUTE, NLM_F_REQUEST | NLM_F_DUMP, seq, 0) + body + attrs
 
@@ -317,7 +341,7 @@ def parse_error(buf: bytes | bytearray | memoryview, msg: Message) -> ErrorAnswe
 
 
 class RouteMsg(NamedTuple):
-    """An IPv4 route as dumped, in kernel terms (no interface names yet)."""
+    """An IPv4 or IPv6 route as dumped, in kernel terms (no interface names yet)."""
 
     table: int
     dst: bytes
@@ -366,8 +390,8 @@ def parse_route(buf: bytes | bytearray | memoryview, msg: Message) -> RouteMsg:
             hops = _parse_multipath(buf, s, e)
     if not hops and (oif or gateway):
         hops = (HopSpec(oif, gw_family, gateway, 1),)
-    if family != AF_INET:
-        raise ValueError(f"not an IPv4 route (family {family})")
+    if family not in (AF_INET, AF_INET6):
+        raise ValueError(f"not an IPv4 or IPv6 route (family {family})")
     return RouteMsg(table, dst, dst_len, protocol, scope, rtype, metric, prefsrc, nh_id, hops)
 
 

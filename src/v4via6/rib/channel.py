@@ -20,7 +20,7 @@ from v4via6.fib.backend import FibOp, OpKind
 from v4via6.model import MAIN_TABLE, Hop, Route
 from v4via6.rib.adj_in import AdjRibIn
 from v4via6.rib.attrs import NO_ADVERTISE, NO_EXPORT, PathAttrs
-from v4via6.rib.keys import key_to_ipv4
+from v4via6.rib.keys import key_to_ipv4, key_to_network
 from v4via6.rib.loc_rib import BestSet, Change, LocRib
 from v4via6.rib.path import PathNextHop, PathRef, PeerInfo, PeerKind, Resolution
 from v4via6.rib.policy import ACCEPT_ALL, AttrsReplacer, Policy, replace_attrs
@@ -405,6 +405,7 @@ class FibBatch:
     metric: int = 0
     src: IPv4Address | None = None
     table: int = MAIN_TABLE
+    family: int = 4  # of the keys: 4, or 6 for an IPv6 Loc-RIB's FIB channel
 
     def __len__(self) -> int:
         return sum(len(keys) for _, _, keys in self.runs)
@@ -414,13 +415,16 @@ class FibBatch:
         ops: list[FibOp] = []
         for kind, hops, keys in self.runs:
             for key in keys:
-                route = Route(key_to_ipv4(key), hops, self.metric, self.src, self.table)
+                net = key_to_ipv4(key) if self.family == 4 else key_to_network(key, self.family)
+                route = Route(net, hops, self.metric, self.src, self.table)
                 ops.append(FibOp(kind, route))
         return ops
 
 
 class FibChannel:
-    """Exports Loc-RIB best paths to the kernel FIB as ordered deltas (IPv4 only).
+    """Exports Loc-RIB best paths to the kernel FIB as ordered deltas (IPv4, or IPv6 unicast).
+
+    The family is the Loc-RIB's; an IPv6 FIB channel takes no (IPv4) ``src``.
 
     No per-prefix state: deltas are appended to runs as they come (consecutive
     keys with the same next-hop set share a run) and drained with ``take_batch``.
@@ -435,8 +439,11 @@ class FibChannel:
         src: IPv4Address | None = None,
         table: int = MAIN_TABLE,
     ) -> None:
-        if rib.family != 4:
-            raise ValueError(f"FibChannel: expected an IPv4 Loc-RIB, got family {rib.family}")
+        if rib.family not in (4, 6):
+            raise ValueError(f"FibChannel: expected an IPv4 or IPv6 Loc-RIB, got family {rib.family}")
+        if rib.family == 6 and src is not None:
+            raise ValueError(f"FibChannel: an IPv6 FIB channel takes no IPv4 src ({src})")
+        self.family = rib.family
         self.rib = rib
         self.export_policy = export_policy
         self.metric = metric
@@ -512,7 +519,7 @@ class FibChannel:
                 n = hops_new
             if o is n:
                 continue
-            if prefix is not None and not prefix.matches(key, 4):
+            if prefix is not None and not prefix.matches(key, self.family):
                 continue
             if n is None:
                 kind, hops = OpKind.DELETE, o
@@ -534,15 +541,15 @@ class FibChannel:
     def take_batch(self) -> FibBatch:
         """Drain pending kernel work."""
         runs, self._runs, self._pending = self._runs, [], 0
-        return FibBatch(runs, self.metric, self.src, self.table)
+        return FibBatch(runs, self.metric, self.src, self.table, self.family)
 
     def desired(self) -> Iterator[Route]:
         """Every route the FIB should hold now (for reconcile at start)."""
         prefix = self.export_policy.prefix
         for key, best in self.rib.best.items():
             hops = self.hops_for(best)
-            if hops is not None and (prefix is None or prefix.matches(key, 4)):
-                yield Route(key_to_ipv4(key), hops, self.metric, self.src, self.table)
+            if hops is not None and (prefix is None or prefix.matches(key, self.family)):
+                yield Route(key_to_network(key, self.family), hops, self.metric, self.src, self.table)
 
     @property
     def pending(self) -> int:
