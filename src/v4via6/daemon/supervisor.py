@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
-import inspect
 import logging
 import signal
 import sys
@@ -36,7 +35,7 @@ from v4via6.daemon.export import nexthop_self, outgoing_attributes
 from v4via6.daemon.log import log, log_once
 from v4via6.daemon.notify import sd_notify
 from v4via6.daemon.peer import PeerRunner
-from v4via6.fib.backend import FibBackend, FibOp, KernelRoute, OpKind
+from v4via6.fib.backend import FibBackend, FibOp, OpKind
 from v4via6.fib.reconcile import plan
 from v4via6.model import NextHop, Route
 from v4via6.rib.channel import Channel, FibBatch, FibChannel
@@ -255,6 +254,14 @@ class Daemon:
         except Exception as exc:
             log("host-read-failed", level="warning", error=exc)
 
+    async def _lagmon(self) -> None:
+        while True:
+            t = time.monotonic()
+            await asyncio.sleep(0.1)
+            lag = time.monotonic() - t - 0.1
+            if lag > 0.5:
+                log("loop-lag", seconds=round(lag, 2))
+
     async def _host_refresher(self) -> None:
         while True:
             await asyncio.sleep(30)
@@ -275,11 +282,12 @@ class Daemon:
         await self._reconcile_static()
         await self._clear_ipv6_leftovers()
         self.fib_channel = FibChannel(self.rib4, src=self.host.loopback_src())
-        self.fib_channel6 = FibChannel(self.rib6)
+        self.fib_channel6 = FibChannel(self.rib6, ipv6=True)
         self.local4 = Channel(self.rib4, PeerInfo.local("local", int(router_id or 0)))
         self.local6 = Channel(self.rib6, PeerInfo.local("local6", int(router_id or 0)))
         self._tasks.append(asyncio.get_running_loop().create_task(self._fib_writer()))
         self._tasks.append(asyncio.get_running_loop().create_task(self._host_refresher()))
+        self._tasks.append(asyncio.get_running_loop().create_task(self._lagmon()))
         if bgp is not None:
             assert router_id is not None
             self._originate()
@@ -452,12 +460,20 @@ class Daemon:
         elif isinstance(event, ev.SessionDown):
             log("session-down", peer=name, reason=event.reason,
                 sent=_note(event.notification_sent), received=_note(event.notification_received))
-            self._dead_nexthops.update(self._exclusive_nexthops(state))
+            dead = self._exclusive_nexthops(state)
             for ch in state.channels.values():
-                ch.withdraw_all()
                 ch.stop_export()
             state.out_attrs.clear()
             state.eor_received.clear()
+            if dead:
+                # The FIB writer wakes first and deletes these next hops' kernel objects
+                # (every route through them leaves at once, in a thread); the RIB drops
+                # the peer's routes right after, while the kernel works.
+                self._dead_nexthops.update(dead)
+                self._fib_wake.set()
+                asyncio.get_running_loop().call_soon(self._withdraw_peer, state)
+            else:
+                self._withdraw_peer(state)
         elif isinstance(event, ev.RoutesReceived):
             target = state.channels.get(event.afi)
             if target is None or event.safi != SAFI_UNICAST:
@@ -482,6 +498,14 @@ class Daemon:
             state.problems += 1
             log("update-problem", level="warning", peer=name, kind=str(event.kind), reason=event.reason,
                 prefixes=len(event.keys))
+
+    def _withdraw_peer(self, state: PeerState) -> None:
+        """A session went down: drop its routes from the RIB (deltas to the FIB and other peers)."""
+        if self.peers.get(state.runner.name) is not state:
+            return  # removed by a reload meanwhile: closing its channels withdrew the routes
+        for ch in state.channels.values():
+            ch.withdraw_all()
+        self._changed()
 
     def _exclusive_nexthops(self, state: PeerState) -> set[NextHop]:
         """Link-local next hops only this session's IPv4 routes use (safe to drop at once).
@@ -698,10 +722,7 @@ class Daemon:
 
     async def _clear_ipv6_leftovers(self) -> None:
         """Own IPv6 routes in the kernel at start are a crashed run's: remove them (BGP brings them back)."""
-        fib: Any = self.fib
-        if "family" not in inspect.signature(fib.list_routes).parameters:
-            return  # a backend without IPv6 routes
-        own: list[KernelRoute] = await asyncio.to_thread(fib.list_routes, own_only=True, family=6)
+        own = await asyncio.to_thread(self.fib.list_routes, own_only=True, family=6)
         if not own:
             return
         async with self._fib_lock:
@@ -800,6 +821,10 @@ class Daemon:
             1 for key, best in self.rib4.best.items()
             if best and best[0][0].peer == state.info and key in self.installed
         ) if runner.established else 0
+        installed6 = sum(
+            1 for key, best in self.rib6.best.items()
+            if best and best[0][0].peer == state.info and key in self.installed6
+        ) if runner.established else 0
         conn = runner.local_endpoint
         return {
             "name": runner.name,
@@ -825,7 +850,7 @@ class Daemon:
                 "ipv4": {"received": ch4.counters.received, "accepted": ch4.counters.accepted,
                          "installed": installed, "sent": ch4.counters.exported},
                 "ipv6": {"received": ch6.counters.received, "accepted": ch6.counters.accepted,
-                         "sent": ch6.counters.exported},
+                         "installed": installed6, "sent": ch6.counters.exported},
             },
             "end_of_rib_received": sorted(state.eor_received),
             "update_problems": state.problems,
@@ -1053,6 +1078,14 @@ def setup_logging(level: int = logging.INFO) -> None:
 def run_daemon(config_path: str, socket_path: str | None = None) -> int:
     """Entry point for ``v4via6 run``."""
     setup_logging()
+    import gc as _gc
+    _t = [0.0]
+    def _gccb(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            _t[0] = time.monotonic()
+        elif time.monotonic() - _t[0] > 0.2:
+            log("gc-slow", gen=info.get("generation"), seconds=round(time.monotonic() - _t[0], 3))
+    _gc.callbacks.append(_gccb)
     daemon_holder: list[Daemon] = []
 
     async def main() -> int:

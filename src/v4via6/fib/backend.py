@@ -90,8 +90,10 @@ class UnknownInterface(FibException):
 class FibBackend(Protocol):
     """A place IPv4 routes can be installed into and listed from."""
 
-    def list_routes(self, *, own_only: bool = True, table: int | None = None) -> list[KernelRoute]:
-        """IPv4 unicast routes; only v4via6's own protocol unless ``own_only`` is False."""
+    def list_routes(
+        self, *, own_only: bool = True, table: int | None = None, family: int = 4
+    ) -> list[KernelRoute]:
+        """Unicast routes of ``family`` (4 or 6); only v4via6's own protocol unless ``own_only`` is False."""
         ...
 
     def check_interfaces(self, routes: Sequence[Route]) -> list[str]:

@@ -703,8 +703,9 @@ class NetlinkFib:
         """Nexthop ids that routes of other protocols (IPv4 or IPv6) point at (directly)."""
         ids: set[int] = set()
         for af in (nlmsg.AF_INET, nlmsg.AF_INET6):
-            for buf, msg in self._sock.dump(partial(nlmsg.pack_route_dump, family=af)):
-                if msg.type == nlmsg.RTM_NEWROUTE and nlmsg.route_protocol(buf, msg) != PROTO_NUMBER:
+            for buf, msg in self._sock.dump_other_protocols(partial(nlmsg.pack_route_dump, family=af),
+                                                             PROTO_NUMBER):
+                if msg.type == nlmsg.RTM_NEWROUTE:
                     nh_id = nlmsg.parse_route_key(buf, msg)[4]
                     if nh_id:
                         ids.add(nh_id)

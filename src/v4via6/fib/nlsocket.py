@@ -40,6 +40,7 @@ RECV_TIMEOUT = 60.0
 _FENCE_BASE = 0x80000000  # fence seqs live above every request seq (< 0x80000000)
 _FENCE_FLAGS = 0x01 | 0x04  # NLM_F_REQUEST | NLM_F_ACK
 _ERRNO = struct.Struct("=i")
+_HDR4 = struct.Struct("=IHHI")  # nlmsg_len, type, flags, seq
 
 
 @dataclass(frozen=True, slots=True)
@@ -309,6 +310,37 @@ class NlSocket:
                     ans = nlmsg.parse_error(buf, msg)
                     raise DumpError(ans.errno, ans.text)
                 yield buf, msg
+
+
+    def dump_other_protocols(
+        self, make: Callable[[int], bytes], own_protocol: int
+    ) -> Iterator[tuple[bytearray, nlmsg.Message]]:
+        """A route dump like :meth:`dump`, minus routes whose ``rtm_protocol`` is ``own_protocol``.
+
+        Those are skipped in a tight loop without building a Message each: with a
+        full table of own routes this is several times faster than :meth:`dump`.
+        """
+        seq = self.next_seq()
+        self._send(make(seq))
+        buf = bytearray(1 << 16)
+        unpack = _HDR4.unpack_from
+        done, error = nlmsg.NLMSG_DONE, nlmsg.NLMSG_ERROR
+        while True:
+            n = self._recv(buf)
+            off = 0
+            while off + 16 <= n:
+                mlen, mtype, mflags, mseq = unpack(buf, off)
+                if mlen < 16 or off + mlen > n:
+                    raise ValueError(f"truncated netlink message at offset {off} (len {mlen})")
+                if mseq == seq:
+                    if mtype == done:
+                        return
+                    if mtype == error:
+                        ans = nlmsg.parse_error(buf, nlmsg.Message(mtype, mflags, mseq, off + 16, off + mlen))
+                        raise DumpError(ans.errno, ans.text)
+                    if mlen < 28 or buf[off + 21] != own_protocol:  # rtmsg.rtm_protocol
+                        yield buf, nlmsg.Message(mtype, mflags, mseq, off + 16, off + mlen)
+                off += (mlen + 3) & ~3
 
 
 def stamp(req: bytes, seq: int) -> bytes:

@@ -424,7 +424,9 @@ class FibBatch:
 class FibChannel:
     """Exports Loc-RIB best paths to the kernel FIB as ordered deltas (IPv4, or IPv6 unicast).
 
-    The family is the Loc-RIB's; an IPv6 FIB channel takes no (IPv4) ``src``.
+    The family is the Loc-RIB's; an IPv6 Loc-RIB must be asked for explicitly
+    (``ipv6=True``, so the IPv6 table is never wired to the kernel by mistake) and
+    takes no (IPv4) ``src``.
 
     No per-prefix state: deltas are appended to runs as they come (consecutive
     keys with the same next-hop set share a run) and drained with ``take_batch``.
@@ -438,9 +440,12 @@ class FibChannel:
         metric: int = 0,
         src: IPv4Address | None = None,
         table: int = MAIN_TABLE,
+        ipv6: bool = False,
     ) -> None:
-        if rib.family not in (4, 6):
-            raise ValueError(f"FibChannel: expected an IPv4 or IPv6 Loc-RIB, got family {rib.family}")
+        if rib.family != (6 if ipv6 else 4):
+            hint = "" if ipv6 or rib.family != 6 else " (an IPv6 FIB channel needs ipv6=True)"
+            raise ValueError(f"FibChannel: expected an {'IPv6' if ipv6 else 'IPv4'} Loc-RIB, "
+                             f"got family {rib.family}{hint}")
         if rib.family == 6 and src is not None:
             raise ValueError(f"FibChannel: an IPv6 FIB channel takes no IPv4 src ({src})")
         self.family = rib.family
