@@ -46,6 +46,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -329,6 +330,10 @@ def start_bird(procs: Processes, name: str, ns: str, text: str, timeout: float =
     return proc, birdc
 
 
+def sender_holds(birdc: Birdc, n: int) -> bool:
+    return sender_routes(birdc) >= n
+
+
 def sender_routes(birdc: Birdc) -> int:
     found = re.search(r"(\d+) of \d+ routes", birdc("show", "route", "count"))
     return int(found.group(1)) if found else 0
@@ -571,9 +576,13 @@ def versions() -> str:
 # ---------------------------------------------------------------- main
 
 
+def _print(line: str) -> None:
+    print(line, flush=True)
+
+
 def run_bench(n: int, runs: int, modes: Sequence[str], receivers: Sequence[str],
-              log: Callable[[str], None] = print) -> list[Sample]:
-    """The whole comparison; always cleans up."""
+              log: Callable[[str], None] = _print, json_path: Path | None = None) -> list[Sample]:
+    """The whole comparison; always cleans up. ``json_path`` gets the samples after each run."""
     samples: list[Sample] = []
     prefixes = table.generate(n)
     with processes() as procs, topology(procs) as (_, rx_holder):
@@ -585,14 +594,16 @@ def run_bench(n: int, runs: int, modes: Sequence[str], receivers: Sequence[str],
             with open(table_file, "w", encoding="utf-8") as fh:
                 table.write_bird_static(fh, prefixes, mode)
             sender = start_bird(procs, f"sender-{mode}", NS_S, sender_config(table_file), timeout=300)
-            sender_birdc = sender[1]
-            poll(lambda: sender_routes(sender_birdc) >= n, 300, f"sender holding {n} routes", interval=0.2)
+            poll(partial(sender_holds, sender[1], n), 300, f"sender holding {n} routes", interval=0.2)
             log(f"mode {mode}: sender ready with {n} routes in {time.monotonic() - started:.1f} s")
             try:
                 for run in range(runs):
                     for kind in receivers:
                         samples.append(one_run(kind, mode, n, f"{mode}-{run}-{kind}", procs, sender,
                                                fib, log))
+                        if json_path is not None:
+                            json_path.write_text(json.dumps([asdict(s) for s in samples], indent=1),
+                                                 encoding="utf-8")
             finally:
                 sender[0].stop(timeout=30)
                 procs.started.remove(sender[0])
@@ -631,9 +642,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"fulltable.py: missing {', '.join(missing)} (Debian packages bird2, frr)", file=sys.stderr)
         return 2
     print(versions())
-    print(f"command: python3 bench/fulltable.py {' '.join(argv if argv is not None else sys.argv[1:])}")
+    print(f"command: python3 bench/fulltable.py {' '.join(argv if argv is not None else sys.argv[1:])}",
+          flush=True)
     try:
-        samples = run_bench(n, runs, modes, receivers)
+        samples = run_bench(n, runs, modes, receivers, json_path=args.json)
     except (BenchError, InteropError, netns.NetnsError) as exc:
         print(f"fulltable.py: {exc}", file=sys.stderr)
         return 1
@@ -643,8 +655,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     print(f"{n:,} prefixes, {runs} run(s): median (min–max), ×ratio to BIRD")
     print(summarize(samples))
-    if args.json is not None:
-        args.json.write_text(json.dumps([asdict(s) for s in samples], indent=1), encoding="utf-8")
     return 0
 
 

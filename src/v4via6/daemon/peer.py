@@ -441,15 +441,26 @@ class PeerRunner:
             self._arm(self._active)
 
     def _arm(self, link: _Link) -> None:
-        if link.timer is not None:
-            link.timer.cancel()
-            link.timer = None
-        if link.closed or self._loop is None:
-            return
-        deadline = link.session.next_deadline()
-        if deadline is None:
+        """Schedule ``_fire`` for the session's next deadline.
+
+        A timer already due at or before that deadline is kept, not re-made:
+        re-making it on every received chunk would starve it while a full table
+        streams in (the I/O callback runs first in each loop pass and would cancel
+        a due timer each time), so no KEEPALIVE would go out and the peer's hold
+        timer would expire. An early wake-up is harmless (``_fire`` re-arms).
+        """
+        deadline = None if link.closed or self._loop is None else link.session.next_deadline()
+        if deadline is None or self._loop is None:
+            if link.timer is not None:
+                link.timer.cancel()
+                link.timer = None
             return
         delay = max(0.0, deadline - self._now())
+        when = self._loop.time() + delay
+        if link.timer is not None:
+            if link.timer.when() <= when + 0.001:
+                return
+            link.timer.cancel()
         link.timer = self._loop.call_later(delay, self._fire, link)
 
     def _fire(self, link: _Link) -> None:

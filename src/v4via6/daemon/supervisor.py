@@ -195,6 +195,7 @@ class Daemon:
         self._fib_lock = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
         self._dead_nexthops: set[NextHop] = set()
+        self._stopping = False
 
     # --- properties -----------------------------------------------------------------
 
@@ -254,14 +255,6 @@ class Daemon:
         except Exception as exc:
             log("host-read-failed", level="warning", error=exc)
 
-    async def _lagmon(self) -> None:
-        while True:
-            t = time.monotonic()
-            await asyncio.sleep(0.1)
-            lag = time.monotonic() - t - 0.1
-            if lag > 0.5:
-                log("loop-lag", seconds=round(lag, 2))
-
     async def _host_refresher(self) -> None:
         while True:
             await asyncio.sleep(30)
@@ -287,7 +280,6 @@ class Daemon:
         self.local6 = Channel(self.rib6, PeerInfo.local("local6", int(router_id or 0)))
         self._tasks.append(asyncio.get_running_loop().create_task(self._fib_writer()))
         self._tasks.append(asyncio.get_running_loop().create_task(self._host_refresher()))
-        self._tasks.append(asyncio.get_running_loop().create_task(self._lagmon()))
         if bgp is not None:
             assert router_id is not None
             self._originate()
@@ -314,18 +306,21 @@ class Daemon:
         return found
 
     async def shutdown(self, *, remove_routes: bool = True) -> None:
+        self._stopping = True  # no mass next-hop withdraw now: the flush below removes everything
         for state in self.peers.values():
             with contextlib.suppress(Exception):
                 await state.runner.stop()
         if self._listener is not None:
             with contextlib.suppress(Exception):
                 await self._listener.close()
-        for task in self._tasks:
-            task.cancel()
-        if remove_routes and self._fib is not None:
-            async with self._fib_lock:
+        # Take the FIB lock before cancelling the writer: a FIB call it runs in a thread
+        # cannot be cancelled, and must finish before flush uses the same netlink socket.
+        async with self._fib_lock:
+            for task in self._tasks:
+                task.cancel()
+            if remove_routes and self._fib is not None:
                 result = await asyncio.to_thread(self.fib.flush)
-            log("routes-removed", ok=result.ok, failed=result.failed)
+                log("routes-removed", ok=result.ok, failed=result.failed)
         if self._control is not None:
             await self._control.stop()
         if self._fib is not None:
@@ -516,7 +511,7 @@ class Daemon:
         A next hop that a static route or another peer (same address and
         interface) may use is left to the per-prefix path.
         """
-        if not hasattr(self.fib, "apply_runs"):
+        if self._stopping or not hasattr(self.fib, "apply_runs"):
             return set()
         ch = state.channels[AFI_IPV4]
         paths = set(ch.accepted.values())
@@ -1078,14 +1073,6 @@ def setup_logging(level: int = logging.INFO) -> None:
 def run_daemon(config_path: str, socket_path: str | None = None) -> int:
     """Entry point for ``v4via6 run``."""
     setup_logging()
-    import gc as _gc
-    _t = [0.0]
-    def _gccb(phase: str, info: dict[str, int]) -> None:
-        if phase == "start":
-            _t[0] = time.monotonic()
-        elif time.monotonic() - _t[0] > 0.2:
-            log("gc-slow", gen=info.get("generation"), seconds=round(time.monotonic() - _t[0], 3))
-    _gc.callbacks.append(_gccb)
     daemon_holder: list[Daemon] = []
 
     async def main() -> int:
