@@ -19,10 +19,9 @@ class CliError(click.ClickException):
         click.echo(f"v4via6: error: {self.format_message()}", err=True)
 
 
-def fail(message: str, code: int = 2) -> NoReturn:
-    err = CliError(message)
-    err.exit_code = code
-    raise err
+def fail(message: str) -> NoReturn:
+    """Stop with ``v4via6: error: MESSAGE`` on stderr and exit code 2."""
+    raise CliError(message)
 
 
 def need_root(what: str) -> None:
