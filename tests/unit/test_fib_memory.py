@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+from ipaddress import IPv4Network
 
 from v4via6.fib.backend import FibBackend, FibOp, OpKind
 from v4via6.fib.memory import MemoryFib
@@ -106,3 +107,22 @@ def test_withdraw_nexthop_drops_routes_and_shrinks_ecmp() -> None:
     routes = {str(kr.route.prefix): kr.route for kr in fib.list_routes()}
     assert set(routes) == {"203.0.113.0/24", "192.0.2.0/24"}
     assert routes["203.0.113.0/24"].hops == (Hop(b, 2),)
+
+
+def test_apply_runs_installs_replaces_deletes_and_never_overwrites_foreign() -> None:
+    def key(text: str) -> int:
+        net = IPv4Network(text)
+        return (int(net.network_address) << 8) | net.prefixlen
+
+    a = (Hop(NextHop.parse("fe80::1%eth0")),)
+    b = (Hop(NextHop.parse("fe80::2%eth0")),)
+    fib = MemoryFib(["eth0"], foreign=[(Route.simple("203.0.113.0/24", "fe80::9%eth0"), 12)])
+    res = fib.apply_runs([(OpKind.REPLACE, a, [key("198.51.100.0/24"), key("203.0.113.0/24")])])
+    assert res.ok == 1 and list(res.failed) == [key("203.0.113.0/24")]
+    res = fib.apply_runs([(OpKind.REPLACE, b, [key("198.51.100.0/24")])])
+    assert res.ok == 1
+    (own,) = fib.list_routes()
+    assert own.route.hops == b
+    res = fib.apply_runs([(OpKind.DELETE, b, [key("198.51.100.0/24"), key("192.0.2.0/24")])])
+    assert res.ok == 1 and res.skipped == 1 and fib.list_routes() == []
+    assert [kr.protocol for kr in fib.list_routes(own_only=False)] == [12]

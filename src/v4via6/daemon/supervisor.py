@@ -37,9 +37,9 @@ from v4via6.daemon.notify import sd_notify
 from v4via6.daemon.peer import PeerRunner
 from v4via6.fib.backend import FibBackend, FibOp, OpKind
 from v4via6.fib.reconcile import plan
-from v4via6.model import NextHop, Route
+from v4via6.model import NextHop
 from v4via6.rib.channel import Channel, FibBatch, FibChannel
-from v4via6.rib.keys import format_key, key_to_network, prefix_key
+from v4via6.rib.keys import format_key, prefix_key
 from v4via6.rib.loc_rib import LocRib
 from v4via6.rib.nexthop import NextHopResolver
 from v4via6.rib.path import PathRef, PeerInfo, PeerKind
@@ -511,7 +511,7 @@ class Daemon:
         A next hop that a static route or another peer (same address and
         interface) may use is left to the per-prefix path.
         """
-        if self._stopping or not hasattr(self.fib, "apply_runs"):
+        if self._stopping:
             return set()
         ch = state.channels[AFI_IPV4]
         paths = set(ch.accepted.values())
@@ -658,34 +658,7 @@ class Daemon:
             batch = self.fib_channel.take_batch()
             if not batch.runs:
                 continue
-            if hasattr(self.fib, "apply_runs"):
-                await self._apply_runs(batch)
-                continue
-            ops: list[FibOp] = []
-            statics = self.static_keys
-            for kind, hops, keys in batch.runs:
-                for key in keys:
-                    if key in statics:
-                        continue
-                    route = Route(key_to_network(key, 4), hops, batch.metric, batch.src, batch.table)
-                    ops.append(FibOp(kind, route))
-            for start in range(0, len(ops), FIB_CHUNK):
-                chunk = ops[start:start + FIB_CHUNK]
-                async with self._fib_lock:
-                    result = await asyncio.to_thread(self.fib.apply, chunk)
-                failed = {id(f.op) for f in result.errors}
-                for op in chunk:
-                    key = prefix_key(op.route.prefix)
-                    if id(op) in failed:
-                        continue
-                    if op.kind is OpKind.DELETE:
-                        self.installed.discard(key)
-                    else:
-                        self.installed.add(key)
-                for failure in result.errors[:20]:
-                    log("fib-error", level="warning", op=failure.op.kind.value, prefix=failure.op.route.prefix,
-                        errno=failure.errno, error=failure.message)
-                self.fib_errors += result.failed
+            await self._apply_runs(batch)
 
     async def _apply_ipv6(self, batch: FibBatch) -> None:
         """IPv6 unicast best paths to the kernel in chunks (no static override: statics are IPv4).
@@ -748,7 +721,7 @@ class Daemon:
             if statics:
                 piece = [(kind, hops, [k for k in keys if k not in statics]) for kind, hops, keys in piece]
             async with self._fib_lock:
-                result = await asyncio.to_thread(self.fib.apply_runs, piece,  # type: ignore[attr-defined]
+                result = await asyncio.to_thread(self.fib.apply_runs, piece,
                                                  metric=batch.metric, src=batch.src, table=batch.table)
             for kind, _hops, keys in piece:
                 if kind is OpKind.DELETE:

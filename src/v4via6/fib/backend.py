@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from ipaddress import IPv4Address, IPv4Network
 from typing import Protocol
 
-from v4via6.model import NextHop, Route
+from v4via6.model import MAIN_TABLE, Hop, NextHop, Route
 
 
 class OpKind(StrEnum):
@@ -71,6 +72,25 @@ class BatchResult:
         return len(self.errors)
 
 
+@dataclass(slots=True)
+class RunsResult:
+    """Outcome of ``FibBackend.apply_runs``: requests done, skipped, and prefix key -> (errno, message)."""
+
+    ok: int = 0
+    skipped: int = 0
+    failed: dict[int, tuple[int, str]] = field(default_factory=dict)
+
+
+#: ``(kind, hops, keys)``: one next-hop set for many IPv4 prefixes, keys as the RIB holds them
+#: (``(network_int << 8) | prefix_len``). ADD and REPLACE both mean "install with these hops".
+Run = tuple[OpKind, tuple[Hop, ...], Sequence[int]]
+
+
+def key_to_prefix(key: int) -> IPv4Network:
+    """An IPv4 prefix key ``(network_int << 8) | prefix_len`` as a network."""
+    return IPv4Network((key >> 8, key & 0xFF))
+
+
 class FibException(Exception):
     """Raised for problems that stop a backend from working at all."""
 
@@ -102,6 +122,13 @@ class FibBackend(Protocol):
 
     def apply(self, ops: Sequence[FibOp]) -> BatchResult:
         """Apply every op; never stops at the first error; never touches foreign routes."""
+        ...
+
+    def apply_runs(
+        self, runs: Sequence[Run], *, metric: int = 0, src: IPv4Address | None = None, table: int = MAIN_TABLE
+    ) -> RunsResult:
+        """Bulk IPv4 changes straight from prefix keys (the daemon's FIB path): install or
+        delete; never overwrites a foreign route; a delete of a route already gone is skipped."""
         ...
 
     def withdraw_nexthop(self, nh: NextHop) -> int:

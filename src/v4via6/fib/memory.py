@@ -15,10 +15,11 @@ from __future__ import annotations
 import errno
 import os
 from collections.abc import Iterable, Sequence
+from ipaddress import IPv4Address
 
-from v4via6.fib.backend import BatchResult, FibOp, KernelRoute, OpFailure, OpKind
+from v4via6.fib.backend import BatchResult, FibOp, KernelRoute, OpFailure, OpKind, Run, RunsResult, key_to_prefix
 from v4via6.fib.protos import proto_name
-from v4via6.model import PROTO_NUMBER, NextHop, Route
+from v4via6.model import MAIN_TABLE, PROTO_NUMBER, NextHop, Route
 
 #: What the kernel stores for an IPv6 route added with metric 0 (IP6_RT_PRIO_USER).
 IP6_METRIC_DEFAULT = 1024
@@ -102,6 +103,30 @@ class MemoryFib:
             return _fail(op, errno.EEXIST)
         self._routes[key] = KernelRoute(route, PROTO_NUMBER, proto_name(PROTO_NUMBER))
         return None
+
+    def apply_runs(
+        self, runs: Sequence[Run], *, metric: int = 0, src: IPv4Address | None = None, table: int = MAIN_TABLE
+    ) -> RunsResult:
+        """Install (replace our own, add otherwise) or delete per key; deletes of absent routes are skipped."""
+        result = RunsResult()
+        for kind, hops, keys in runs:
+            for key in keys:
+                route = Route(key_to_prefix(key), hops, metric, src, table)
+                held = self._routes.get(_as_kernel_stores(route).key)
+                if kind is OpKind.DELETE:
+                    if held is None or not held.own:
+                        result.skipped += 1
+                        continue
+                    op = FibOp(OpKind.DELETE, route)
+                else:
+                    op = FibOp(OpKind.REPLACE if held is not None else OpKind.ADD, route)
+                failure = self._apply_one(op)
+                if failure is None:
+                    result.ok += 1
+                    self.applied.append(op)
+                else:
+                    result.failed[key] = (failure.errno, failure.message)
+        return result
 
     def flush(self) -> BatchResult:
         own = [kr for kr in self._routes.values() if kr.own]

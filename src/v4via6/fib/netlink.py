@@ -34,7 +34,6 @@ import time
 from array import array
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
 from functools import partial
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 
@@ -47,6 +46,7 @@ from v4via6.fib.backend import (
     KernelRoute,
     OpFailure,
     OpKind,
+    RunsResult,
 )
 from v4via6.fib.nhobjects import NH_ID_FIRST, NH_ID_LAST, NexthopRegistry, NoFreeId
 from v4via6.fib.nlmsg import HopSpec
@@ -1030,13 +1030,6 @@ class NetlinkFib:
         self.close()
 
 
-@dataclass
-class RunsResult:
-    """Outcome of :meth:`NetlinkFib.apply_runs`: requests done, prefix key -> (errno, message) failed."""
-
-    ok: int = 0
-    skipped: int = 0
-    failed: dict[int, tuple[int, str]] = field(default_factory=dict)
 
 
 def _send_order(ops: Sequence[FibOp]) -> Iterator[int]:
