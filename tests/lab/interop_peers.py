@@ -519,3 +519,17 @@ def start_frr(procs: Processes, name: str, namespace: str, zebra_conf: str, bgpd
 
     wait_for(ready, 20, f"{name} bgpd vty", detail=router.logs)
     return router
+
+
+def routes_both_ways(r1: str, r2: str, peer_proto: str) -> bool:
+    """r1 (v4via6) and r2 (the peer daemon, ``peer_proto``) hold each other's prefixes via inet6.
+
+    The two-router topology (tests/data/two-routers.toml): r1 serves 192.0.2.0/24 and
+    203.0.113.1/32, r2 serves 198.51.100.0/24 and 203.0.113.2/32; the core link is to-r1/to-r2.
+    """
+    return (
+        installed_via_inet6(r1, "198.51.100.0/24", PROTO_V4VIA6, "to-r2")
+        and installed_via_inet6(r1, "203.0.113.2/32", PROTO_V4VIA6, "to-r2")
+        and installed_via_inet6(r2, "192.0.2.0/24", peer_proto, "to-r1")
+        and installed_via_inet6(r2, "203.0.113.1/32", peer_proto, "to-r1")
+    )

@@ -19,7 +19,6 @@ import pytest
 from interop_peers import (
     BGPD,
     PROTO_FRR,
-    PROTO_V4VIA6,
     VTYSH,
     ZEBRA,
     FrrRouter,
@@ -27,11 +26,11 @@ from interop_peers import (
     V4via6Router,
     frr_bgpd_config,
     frr_zebra_config,
-    installed_via_inet6,
     need,
     processes,
     route4,
     route_text,
+    routes_both_ways,
     start_frr,
     start_v4via6,
     v4via6_config,
@@ -92,13 +91,7 @@ def pair(lab_up: Callable[..., Lab]) -> Iterator[Pair]:
 
 
 def _routes_both_ways(p: Pair) -> bool:
-    r1, r2 = p.lab.ns("r1"), p.lab.ns("r2")
-    return (
-        installed_via_inet6(r1, "198.51.100.0/24", PROTO_V4VIA6, "to-r2")
-        and installed_via_inet6(r1, "203.0.113.2/32", PROTO_V4VIA6, "to-r2")
-        and installed_via_inet6(r2, "192.0.2.0/24", PROTO_FRR, "to-r1")
-        and installed_via_inet6(r2, "203.0.113.1/32", PROTO_FRR, "to-r1")
-    )
+    return routes_both_ways(p.lab.ns("r1"), p.lab.ns("r2"), PROTO_FRR)
 
 
 def test_unnumbered_session_and_routes_both_ways(pair: Pair) -> None:

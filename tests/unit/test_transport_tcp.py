@@ -33,6 +33,8 @@ from v4via6.transport.tcp import (
 
 #: how often the poll loops below look again
 POLL_INTERVAL = 0.01
+#: the slow reader's pace: it reads a little this often (the behaviour under test)
+READ_EVERY = 0.1
 
 
 class Recorder:
@@ -202,7 +204,8 @@ def test_retry_gives_up_after_max_attempts_and_is_cancellable() -> None:
         with pytest.raises(ConnectError):
             await connect_with_retry(target, Recorder, backoff=fast, max_attempts=2)
         task = asyncio.create_task(connect_with_retry(target, Recorder, backoff=Backoff(initial=5.0, maximum=5.0)))
-        await asyncio.sleep(0.05)
+        done, _ = await asyncio.wait({task}, timeout=0.05)
+        assert not done, "with nothing listening it keeps retrying"
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
@@ -330,8 +333,8 @@ def test_send_hold_timer_does_not_fire_while_peer_reads_slowly() -> None:
             total = 128 * 1024
             conn.write(b"\x01" * total)
             got = 0
-            for _ in range(12):  # 1.2 s = 3x the send hold time; read 2 KiB every 0.1 s
-                await asyncio.sleep(0.1)
+            for _ in range(12):  # 1.2 s = 3x the send hold time; read 2 KiB every READ_EVERY s
+                await asyncio.sleep(READ_EVERY)
                 with contextlib.suppress(BlockingIOError):
                     got += len(peer.recv(2048))
                 assert not servers[0].lost.done(), "dropped a peer that was reading"

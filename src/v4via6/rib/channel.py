@@ -182,17 +182,18 @@ class Channel:
             return cache[raw]
         if len(cache) >= POLICY_CACHE_SIZE:
             cache.clear()
-        attrs = self.import_policy.apply_attrs(raw.attrs, self._replace)
-        out: PathRef | None
-        if attrs is None:
-            out = None
-        elif attrs is raw.attrs:
-            out = raw
-        else:
-            interned = self.rib.attrs_interner.intern(attrs)
-            out = self.rib.path_interner.intern(PathRef(interned, raw.nexthop, raw.peer))
-        cache[raw] = out
+        out = cache[raw] = self._filtered(self.import_policy, raw)
         return out
+
+    def _filtered(self, policy: Policy, path: PathRef) -> PathRef | None:
+        """``path`` after ``policy``: None if rejected, itself if unchanged, else a new interned path."""
+        attrs = policy.apply_attrs(path.attrs, self._replace)
+        if attrs is None:
+            return None
+        if attrs is path.attrs:
+            return path
+        interned = self.rib.attrs_interner.intern(attrs)
+        return self.rib.path_interner.intern(PathRef(interned, path.nexthop, path.peer))
 
     def announce(self, keys: Sequence[int], attrs: PathAttrs, nexthop: PathNextHop) -> ImportResult:
         """The peer announced ``keys`` with one attribute set and next hop."""
@@ -285,14 +286,7 @@ class Channel:
         ):
             out = None
         else:
-            attrs = policy.apply_attrs(best.attrs, self._replace)
-            if attrs is None:
-                out = None
-            elif attrs is best.attrs:
-                out = best
-            else:
-                interned = self.rib.attrs_interner.intern(attrs)
-                out = self.rib.path_interner.intern(PathRef(interned, best.nexthop, best.peer))
+            out = self._filtered(policy, best)
         cache[best] = out
         return out
 
