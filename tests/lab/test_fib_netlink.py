@@ -10,17 +10,22 @@ import errno
 import itertools
 import os
 import re
+import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from ipaddress import IPv4Network
+from pathlib import Path
 
 import pytest
 
+from v4via6.fib import nlmsg
 from v4via6.fib.backend import FibOp, FibUnavailable, OpKind
+from v4via6.fib.foreignrefs import ROUTE_GROUPS, ForeignRefs, open_monitor_socket
 from v4via6.fib.netlink import NH_ID_FIRST, NH_ID_LAST, NetlinkFib
+from v4via6.fib.nlsocket import SO_RCVBUFFORCE, open_route_socket
 from v4via6.model import Hop, NextHop, Route
 
 pytestmark = pytest.mark.lab
@@ -276,3 +281,134 @@ def test_device_down_fails_per_op_then_works_once_up(ns: Ns, fib: NetlinkFib) ->
         assert time.monotonic() < deadline, "v1 did not come back up"
     assert fib.apply([add(route)]).ok == 1
     assert re.search(rf"203\.0\.113\.0/24 .*via inet6 fe80::2 dev v1 {PROTO}", ns.routes())
+
+
+# --- foreign-route monitor (route notifications through a cBPF filter) ---------------------------
+
+
+def own_routes(n: int) -> list[Route]:
+    """``n`` distinct own routes via A in documentation space: 198.51.100.x/32 at metrics 1, 2, ..."""
+    return [Route.simple(f"198.51.100.{i % 256}/32", A, metric=1 + i // 256) for i in range(n)]
+
+
+def object_id(ns: Ns, gateway: str = "fe80::1") -> str:
+    [nh_id] = re.findall(rf"^id (\d+) via {gateway} dev", ns.nexthops(), re.M)
+    return nh_id
+
+
+def wait_for(check: Callable[[], bool], what: str, seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.01)
+
+
+def monitor(fib: NetlinkFib) -> ForeignRefs:
+    mon = fib._monitor
+    assert mon is not None, "the route monitor did not open"
+    return mon
+
+
+def test_monitor_filter_keeps_own_notifications_out(ns: Ns) -> None:
+    """20,000 own installs queue nothing on the filtered socket; a foreign route does arrive."""
+    plain = open_route_socket(ns.name)  # the same subscription without the filter, as a control
+    try:
+        plain.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, 64 << 20)
+        plain.bind((0, ROUTE_GROUPS))
+        plain.setblocking(False)
+        fib = NetlinkFib(netns=ns.name, nexthop_objects=True)
+        try:
+            mon = monitor(fib)
+            resyncs = mon.resyncs
+            assert fib.apply([add(r) for r in own_routes(20_000)]).ok == 20_000
+            assert mon.drain() == 0 and mon.messages == 0 and mon.valid
+            unfiltered = 0
+            buf = bytearray(1 << 16)
+            while True:
+                try:
+                    n = plain.recv_into(buf)
+                except BlockingIOError:
+                    break
+                unfiltered += sum(1 for _ in nlmsg.iter_messages(buf, n))
+            assert unfiltered == 20_000  # the kernel did announce every own route
+            nh_id = object_id(ns)
+            ns.ip("route", "add", "203.0.113.0/24", "nhid", nh_id, "proto", "static")
+            ns.ip("route", "add", "192.0.2.0/26", "via", "inet6", "fe80::9", "dev", "v0", "proto", "static")
+
+            def both_seen() -> bool:
+                mon.drain()
+                return mon.messages >= 2
+
+            wait_for(both_seen, "the two foreign route notifications")
+            assert mon.messages == 2
+            assert int(nh_id) in mon.nh_ids() and mon.resyncs == resyncs  # learned, no dump
+        finally:
+            fib.close()
+    finally:
+        plain.close()
+
+
+def test_withdraw_with_foreign_route_added_after_open_keeps_it(ns: Ns) -> None:
+    fib = NetlinkFib(netns=ns.name, nexthop_objects=True)
+    try:
+        mine = own_routes(20_000)
+        assert fib.apply([add(r) for r in mine]).ok == 20_000
+        nh_id = object_id(ns)
+        ns.ip("route", "add", "203.0.113.0/24", "nhid", nh_id, "proto", "static")
+        assert fib.withdraw_nexthop(A) == 20_000  # per route: the object stays
+        assert fib.list_routes() == []
+        assert re.search(rf"^203\.0\.113\.0/24 nhid {nh_id} .*proto static", ns.routes(), re.M)
+        assert ns.nexthops().startswith(f"id {nh_id} ")
+        assert ns.routes("proto", "46") == ""
+    finally:
+        fib.close()
+    assert re.search(rf"^203\.0\.113\.0/24 nhid {nh_id} .*proto static", ns.routes(), re.M)
+
+
+def test_withdraw_without_foreign_routes_does_not_dump(ns: Ns, monkeypatch: pytest.MonkeyPatch) -> None:
+    fib = NetlinkFib(netns=ns.name, nexthop_objects=True)
+    try:
+        # A foreign route elsewhere (own object of its own) is no reason to dump.
+        ns.ip("nexthop", "add", "id", "7", "via", "fe80::7", "dev", "v1", "proto", "static")
+        ns.ip("route", "add", "192.0.2.64/26", "nhid", "7", "proto", "static")
+        assert fib.apply([add(r) for r in own_routes(20_000)]).ok == 20_000
+        mon = monitor(fib)
+        resyncs = mon.resyncs
+
+        def no_dump(*_args: object, **_kw: object) -> object:
+            raise AssertionError("withdraw_nexthop dumped the routes")
+
+        monkeypatch.setattr(fib._sock, "dump_other_protocols", no_dump)
+        monkeypatch.setattr(fib, "_foreign_nh_refs", no_dump)
+        started = time.monotonic()
+        assert fib.withdraw_nexthop(A) == 20_000
+        seconds = time.monotonic() - started
+        assert mon.resyncs == resyncs
+        assert ns.routes("proto", "46") == "" and "fe80::1" not in ns.nexthops()
+        assert "192.0.2.64/26 nhid 7" in ns.routes()
+        print(f"withdraw_nexthop routes=20000 seconds={seconds:.3f}")
+    finally:
+        fib.close()
+
+
+def test_monitor_overrun_resyncs_from_a_dump(ns: Ns, tmp_path: Path) -> None:
+    fib = NetlinkFib(netns=ns.name, nexthop_objects=True)
+    try:
+        assert fib.apply([add(Route.simple("198.51.100.0/24", A))]).ok == 1
+        nh_id = object_id(ns)
+        small = ForeignRefs(open_monitor_socket(ns.name), fib._foreign_route_msgs, rcvbuf=4096)
+        try:
+            small.resync("initial")
+            assert small.nh_ids() == set()
+            batch = tmp_path / "routes.batch"
+            batch.write_text("".join(
+                f"route add 203.0.113.{i}/32 nhid {nh_id} proto static\n" for i in range(256)
+            ))
+            ns.ip("-batch", str(batch))
+            small.drain()
+            assert not small.valid and small.pending == "overrun"
+            assert small.nh_ids() == {int(nh_id)} and small.routes == 256 and small.valid
+        finally:
+            small.close()
+    finally:
+        fib.close()

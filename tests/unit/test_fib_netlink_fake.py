@@ -4,21 +4,25 @@ The fake keeps routes and nexthop objects the way the kernel does (NLM_F_EXCL,
 NLM_F_REPLACE that ignores the owner, delete matching the protocol, deleting an
 object takes its routes), so the backend's own rules can be checked here: the
 bytes it sends, the clash guard, ENODEV before the kernel, object ids and
-garbage collection.
+garbage collection. Route changes are also announced to ``FakeMonitor`` sockets
+(route notifications through the attached cBPF program, run by ``run_filter``).
 """
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import socket
 import struct
 from collections import deque
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import pytest
 
 from v4via6.fib import netlink, nlmsg
 from v4via6.fib.backend import FibOp, FibUnavailable, OpKind
+from v4via6.fib.foreignrefs import ROUTE_GROUPS, SO_ATTACH_FILTER, Insn
 from v4via6.fib.netlink import NH_ID_FIRST, NH_ID_LAST, NetlinkFib
 from v4via6.fib.nlsocket import NlSocket
 from v4via6.model import Hop, NextHop, Route
@@ -32,6 +36,102 @@ B = NextHop.parse("fe80::2%v1")
 RouteKey = tuple[int, bytes, int, int]
 
 
+def run_filter(program: Sequence[Insn], packet: bytes) -> int:
+    """Run a classic BPF socket filter on ``packet`` the way the kernel does: bytes kept (0 = drop).
+
+    Covers loads (absolute W/H/B, big endian like the kernel; length; immediate),
+    conditional jumps (JEQ/JGT/JGE/JSET with K), JA and RET K/A. A load past the
+    end drops the packet.
+    """
+    a = 0
+    pc = 0
+    for _ in range(4096):
+        code, jt, jf, k = program[pc]
+        cls = code & 0x07
+        if cls == 0x00:  # BPF_LD
+            mode, size = code & 0xE0, code & 0x18
+            if mode == 0x80:  # BPF_LEN
+                a = len(packet)
+            elif mode == 0x00:  # BPF_IMM
+                a = k
+            elif mode == 0x20:  # BPF_ABS
+                width = {0x00: 4, 0x08: 2, 0x10: 1}[size]
+                if k + width > len(packet):
+                    return 0
+                a = int.from_bytes(packet[k : k + width], "big")
+            else:
+                raise AssertionError(f"unsupported load {code:#x}")
+            pc += 1
+        elif cls == 0x05:  # BPF_JMP
+            op = code & 0xF0
+            if op == 0x00:  # BPF_JA
+                pc += 1 + k
+                continue
+            taken = {0x10: a == k, 0x20: a > k, 0x30: a >= k, 0x40: bool(a & k)}[op]
+            pc += 1 + (jt if taken else jf)
+        elif cls == 0x06:  # BPF_RET
+            return a if code & 0x18 == 0x10 else k
+        else:
+            raise AssertionError(f"unsupported instruction {code:#x}")
+    raise AssertionError("filter did not return")
+
+
+class FakeMonitor:
+    """A subscribed rtnetlink socket: notifications pass the attached filter, then queue."""
+
+    def __init__(self, capacity: int = 100_000) -> None:
+        self.queue: deque[bytes] = deque()
+        self.program: list[Insn] | None = None
+        self.groups = 0
+        self.blocking = True
+        self.capacity = capacity
+        self.overrun = False
+        self.closed = False
+        self.offered = 0  # notifications the kernel tried to deliver
+        self.options: dict[int, int] = {}
+
+    def bind(self, address: tuple[int, int], /) -> None:
+        self.groups = address[1]
+
+    def setsockopt(self, level: int, option: int, value: int | bytes, /) -> None:
+        if option == SO_ATTACH_FILTER:
+            assert isinstance(value, bytes)
+            count, addr = struct.unpack("HP", value)
+            raw = ctypes.string_at(addr, count * 8)  # the kernel copies from user memory too
+            self.program = [struct.unpack_from("=HBBI", raw, i * 8) for i in range(count)]
+        else:
+            assert isinstance(value, int)
+            self.options[option] = value
+
+    def setblocking(self, flag: bool, /) -> None:
+        self.blocking = flag
+
+    def recv_into(self, buffer: bytearray, /) -> int:
+        if self.overrun:
+            self.overrun = False
+            raise OSError(errno.ENOBUFS, "No buffer space available")
+        if not self.queue:
+            assert not self.blocking
+            raise BlockingIOError(errno.EAGAIN, "Resource temporarily unavailable")
+        data = self.queue.popleft()
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self.closed = True
+
+    def deliver(self, msg: bytes) -> None:
+        if not self.groups & ROUTE_GROUPS or self.closed:
+            return
+        self.offered += 1
+        if self.program is not None and run_filter(self.program, msg) == 0:
+            return
+        if len(self.queue) >= self.capacity:
+            self.overrun = True
+            return
+        self.queue.append(msg)
+
+
 class FakeRtnl:
     """Just enough of rtnetlink for NetlinkFib."""
 
@@ -41,6 +141,8 @@ class FakeRtnl:
         self.routes: dict[RouteKey, tuple[int, bytes]] = {}  # key -> (protocol, rtmsg+attrs)
         self.objects: dict[int, bytes] = {}  # id -> nhmsg+attrs
         self.requests: list[bytes] = []  # every route/nexthop change request, as sent
+        self.monitors: list[FakeMonitor] = []
+        self.route_dumps = 0  # RTM_GETROUTE requests
 
     # socket surface
     def bind(self, address: tuple[int, int], /) -> None:
@@ -103,6 +205,7 @@ class FakeRtnl:
             self._done(m.seq)
             return None
         if m.type == nlmsg.RTM_GETROUTE:
+            self.route_dumps += 1
             want = body[5]
             for proto, rt in self.routes.values():
                 if not want or want == proto:
@@ -118,6 +221,7 @@ class FakeRtnl:
                 if held is None or (rm.protocol and held[0] != rm.protocol):
                     return errno.ESRCH
                 del self.routes[key]
+                self.notify(nlmsg.RTM_DELROUTE, 0, held[1])
                 return 0
             if held is not None and m.flags & nlmsg.NLM_F_EXCL:
                 return errno.EEXIST
@@ -126,6 +230,7 @@ class FakeRtnl:
             if any(h.ifindex not in LINKS for h in rm.hops):
                 return errno.ENODEV
             self.routes[key] = (rm.protocol, body)
+            self.notify(nlmsg.RTM_NEWROUTE, nlmsg.NLM_F_REPLACE if held else nlmsg.NLM_F_CREATE, body)
             return 0
         if m.type == nlmsg.RTM_NEWNEXTHOP:
             nh = nlmsg.parse_nexthop(data, m)
@@ -144,10 +249,24 @@ class FakeRtnl:
             return 0
         return errno.EOPNOTSUPP
 
-    def add_foreign(self, dst: bytes, plen: int, protocol: int, nh_id: int | None = None) -> None:
+    def notify(self, mtype: int, flags: int, body: bytes) -> None:
+        """Announce a route change to every subscribed monitor socket."""
+        msg = nlmsg.NLMSGHDR.pack(16 + len(body), mtype, flags, 0, 0) + body
+        for mon in self.monitors:
+            mon.deliver(msg)
+
+    def add_foreign(self, dst: bytes, plen: int, protocol: int, nh_id: int | None = None,
+                    *, notify: bool = True) -> None:
         tail = nlmsg.nhid_tail(nh_id) if nh_id else nlmsg.u32_attr(nlmsg.RTA_OIF, 2)
         msg = nlmsg.pack_route(nlmsg.RTM_NEWROUTE, 0, 0, dst, plen, 254, 0, protocol, tail)
         self.routes[(254, dst, plen, 0)] = (protocol, msg[16:])
+        if notify:
+            self.notify(nlmsg.RTM_NEWROUTE, nlmsg.NLM_F_CREATE, msg[16:])
+
+    def del_foreign(self, dst: bytes, plen: int, *, notify: bool = True) -> None:
+        _proto, body = self.routes.pop((254, dst, plen, 0))
+        if notify:
+            self.notify(nlmsg.RTM_DELROUTE, 0, body)
 
     def add_object(self, nh_id: int, protocol: int) -> None:
         msg = nlmsg.pack_nexthop(0, 0, nh_id, protocol, nlmsg.HopSpec(2, nlmsg.AF_INET6, b"\xfe" * 16))
@@ -155,13 +274,24 @@ class FakeRtnl:
 
 
 def open_fib(
-    monkeypatch: pytest.MonkeyPatch, kernel: FakeRtnl, **kwargs: bool | None
+    monkeypatch: pytest.MonkeyPatch, kernel: FakeRtnl, *, monitor: bool = True,
+    **kwargs: bool | None,
 ) -> NetlinkFib:
+    """A NetlinkFib on ``kernel``; its route monitor is a FakeMonitor (``monitor=False``: refused)."""
     monkeypatch.setattr(netlink, "has_net_admin", lambda: True)
     monkeypatch.setattr(
         netlink, "NlSocket",
         lambda netns, chunk_bytes: NlSocket(sock=kernel, chunk_bytes=chunk_bytes),
     )
+
+    def open_monitor(netns: str | None) -> FakeMonitor:
+        if not monitor:
+            raise FibUnavailable("cannot open a netlink socket: Permission denied")
+        mon = FakeMonitor()
+        kernel.monitors.append(mon)
+        return mon
+
+    monkeypatch.setattr(netlink, "open_monitor_socket", open_monitor)
     return NetlinkFib(**kwargs)  # type: ignore[arg-type]
 
 

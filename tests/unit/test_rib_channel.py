@@ -249,3 +249,52 @@ def test_path_ref_is_immutable_and_value_equal() -> None:
     assert x == PathRef(PlainAttrs(), LL1, p) and hash(x) == hash(PathRef(PlainAttrs(), LL1, p))
     with pytest.raises(AttributeError):
         x.peer = p
+
+
+def _fib_state(fib: FibChannel, state: dict[int, object]) -> dict[int, object]:
+    """Apply a FIB channel's pending runs to a dict prefix -> hops (what the kernel would hold)."""
+    for kind, hops, keys in fib.take_batch().runs:
+        for k in keys:
+            if kind is OpKind.DELETE:
+                state.pop(k, None)
+            else:
+                state[k] = hops
+    return state
+
+
+@pytest.mark.parametrize("other_peer", [False, True])
+@pytest.mark.parametrize("policy", [None, {"as_path_len_max": 2}])
+def test_announce_many_equals_announce_one_by_one(other_peer: bool, policy: dict[str, object] | None) -> None:
+    import random
+
+    rng = random.Random(7)
+    keys = [prefix_key(f"198.51.{i // 64}.{(i % 64) * 4}/30") for i in range(200)]
+    hops = [PlainNextHop(None, IPv6Address(f"fe80::{i}")) for i in (1, 2)]
+    # Arrival order with repeats: a key re-announced with another path within one batch.
+    items = [([rng.choice(keys)] if rng.random() < 0.8 else rng.sample(keys, 5),
+              PlainAttrs.with_path(*[65001 + rng.randrange(3)] * rng.randint(1, 3)), rng.choice(hops))
+             for _ in range(400)]
+    results = []
+    for batched in (False, True):
+        rib = LocRib()
+        fib = FibChannel(rib)
+        out = Channel(rib, peer("out", 9))
+        out.start_export()
+        if other_peer:
+            Channel(rib, peer("b", 2)).announce(keys[::3], PlainAttrs.with_path(65002, 65003), hops[1])
+        import_policy = parse_policy(policy) if policy is not None else None
+        ch = Channel(rib, peer("a", 1), **({"import_policy": import_policy} if import_policy else {}))
+        if batched:
+            ch.announce_many(items[:150])
+            ch.announce_many(items[150:])
+        else:
+            for k, attrs, nh in items:
+                ch.announce(k, attrs, nh)
+        export = out.take_export()
+        results.append((
+            {k: [(p.attrs, p.nexthop, p.peer.name) for p, _ in b] for k, b in rib.best.items()},
+            _fib_state(fib, {}),
+            ch.counters.as_dict(),
+            {k: p for p, ks in export.announce.items() for k in ks},
+        ))
+    assert results[0] == results[1]

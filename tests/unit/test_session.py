@@ -678,6 +678,7 @@ def test_codec_failure_becomes_a_notification(monkeypatch: pytest.MonkeyPatch) -
     p = established_pair()
     p.a.announce(1, 1, ATTRS, LL, [key_of("198.51.100.0/24")])
     monkeypatch.setattr(session_mod, "decode_message", broken)
+    monkeypatch.setattr(session_mod, "decode_ipv4_via_ipv6", broken)  # a fast-path bug too
     events = p.b.receive_data(p.a.data_to_send(), 1)
     assert notification_sent(events) == Notification(3, 0)
     assert p.b.counters.internal_errors == 1

@@ -12,8 +12,13 @@ mode): each distinct next hop becomes an object with protocol PROTO_NUMBER and
 an id in ``NH_ID_FIRST..NH_ID_LAST`` (0x46000000..0x46FFFFFF, skipping ids other
 software uses); each distinct ECMP set becomes a group object with weights; a
 route points at one by ``RTA_NH_ID``. Objects no route uses any more are deleted
-after each batch. Without objects, next hops go inline: ``RTA_OIF`` + ``RTA_VIA``
-(``RTA_GATEWAY`` for IPv4) or ``RTA_MULTIPATH``.
+after each batch. An object is never deleted while a route of another protocol
+points at it: ``foreignrefs.ForeignRefs`` knows those routes from route
+notifications (own ones filtered out in the kernel), so deleting one needs no
+route dump unless its map names the object (then a dump confirms); without the
+monitor socket (or in read-only mode) every check dumps. Without objects, next
+hops go inline: ``RTA_OIF`` + ``RTA_VIA`` (``RTA_GATEWAY`` for IPv4) or
+``RTA_MULTIPATH``.
 
 IPv6 unicast routes (``Route.prefix`` an ``IPv6Network``, from BGP) take the
 same rules: own protocol only, foreign keys guarded on REPLACE, the same
@@ -33,7 +38,7 @@ import struct
 import time
 from array import array
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import partial
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 
@@ -48,6 +53,7 @@ from v4via6.fib.backend import (
     OpKind,
     RunsResult,
 )
+from v4via6.fib.foreignrefs import ForeignRefs, open_monitor_socket
 from v4via6.fib.nhobjects import NH_ID_FIRST, NH_ID_LAST, NexthopRegistry, NoFreeId
 from v4via6.fib.nlmsg import HopSpec
 from v4via6.fib.nlsocket import Answer, DumpError, NlSocket
@@ -147,15 +153,41 @@ class NetlinkFib:
         self._retry_objects = False
         self._links: dict[str, int] = {}
         self._names: dict[int, str] = {}
+        # Foreign routes on nexthop objects, from route notifications (None: dump each time).
+        self._monitor: ForeignRefs | None = None
         try:
             self._refresh_links()
             supported = self._load_nexthops()
             if nexthop_objects and not supported:
                 raise FibUnavailable("this kernel has no nexthop objects (needs Linux >= 5.3)")
+            self.nexthop_objects: bool = supported if nexthop_objects is None else nexthop_objects
+            if self.nexthop_objects and not readonly:
+                self._monitor = self._open_monitor(netns)
         except BaseException:
+            if self._monitor is not None:
+                self._monitor.close()
             self._sock.close()
             raise
-        self.nexthop_objects: bool = supported if nexthop_objects is None else nexthop_objects
+
+    def _open_monitor(self, netns: str | None) -> ForeignRefs | None:
+        """Subscribe to foreign route changes, then take the initial dump (None if unavailable)."""
+        try:
+            sock = open_monitor_socket(netns)
+        except (FibUnavailable, OSError) as exc:
+            log.warning("event=fib_foreign_monitor state=unavailable error=%r", str(exc))
+            return None
+        try:
+            monitor = ForeignRefs(sock, self._foreign_route_msgs)
+        except FibUnavailable as exc:
+            sock.close()
+            log.warning("event=fib_foreign_monitor state=unavailable error=%r", str(exc))
+            return None
+        try:
+            monitor.resync("initial")
+        except BaseException:
+            monitor.close()
+            raise
+        return monitor
 
     # --- interfaces -----------------------------------------------------------------
 
@@ -321,6 +353,8 @@ class NetlinkFib:
         if any(type(op.route.prefix) is IPv6Network for op in ops):
             return self._apply_mixed(ops)
         started = time.monotonic()
+        if self._monitor is not None:
+            self._monitor.drain()
         self._refresh_if_unknown(ops)
         foreign: dict[int, int] = {}
         if any(op.kind is OpKind.REPLACE for op in ops):
@@ -381,6 +415,8 @@ class NetlinkFib:
         if not runs:
             return result
         started = time.monotonic()
+        if self._monitor is not None:
+            self._monitor.drain()
         index = self._ensure_index() if self.nexthop_objects else None
         base = (table << 72) | (metric << 40)
         head = nlmsg.ROUTE_HEAD.pack
@@ -635,7 +671,7 @@ class NetlinkFib:
         dead = self._nh.unused(self._refs)
         if not dead:
             return
-        pinned = self._foreign_nh_refs()
+        pinned = self._pinned(dead)
         for nh_id in dead:
             if nh_id in pinned:
                 continue
@@ -699,18 +735,40 @@ class NetlinkFib:
                 packed += pack(table, dst, dst_len, metric, nh_id)
         return packed
 
-    def _foreign_nh_refs(self) -> set[int]:
-        """Nexthop ids that routes of other protocols (IPv4 or IPv6) point at (directly)."""
-        ids: set[int] = set()
+    def _foreign_route_msgs(self) -> Iterator[tuple[bytearray, nlmsg.Message]]:
+        """Every IPv4 and IPv6 route message of other protocols (own routes skipped fast)."""
         for af in (nlmsg.AF_INET, nlmsg.AF_INET6):
-            for buf, msg in self._sock.dump_other_protocols(partial(nlmsg.pack_route_dump, family=af),
-                                                             PROTO_NUMBER):
-                if msg.type == nlmsg.RTM_NEWROUTE:
-                    nh_id = nlmsg.parse_route_key(buf, msg)[4]
-                    if nh_id:
-                        ids.add(nh_id)
+            yield from self._sock.dump_other_protocols(partial(nlmsg.pack_route_dump, family=af),
+                                                       PROTO_NUMBER)
+
+    def _foreign_nh_refs(self) -> set[int]:
+        """Nexthop ids that routes of other protocols (IPv4 or IPv6) point at, by a full dump."""
+        ids: set[int] = set()
+        for buf, msg in self._foreign_route_msgs():
+            if msg.type == nlmsg.RTM_NEWROUTE:
+                nh_id = nlmsg.parse_route_key(buf, msg)[4]
+                if nh_id:
+                    ids.add(nh_id)
         # A foreign route on one of our groups also pins the group's members.
         return self._nh.with_members(ids)
+
+    def _pinned(self, candidates: Iterable[int]) -> set[int]:
+        """The ``candidates`` (own object ids) that foreign routes use, so must not be deleted.
+
+        With the route monitor no dump is needed when its map names none of them;
+        a hit is confirmed by a fresh dump (the map may hold routes the kernel
+        removed silently). Without the monitor: a dump every time.
+        """
+        wanted = set(candidates)
+        if not wanted:
+            return set()
+        monitor = self._monitor
+        if monitor is None:
+            return self._foreign_nh_refs() & wanted
+        if not self._nh.with_members(monitor.nh_ids()) & wanted:
+            return set()
+        monitor.resync("confirm")
+        return self._nh.with_members(monitor.nh_ids()) & wanted
 
     # --- listing ----------------------------------------------------------------------------------
 
@@ -779,7 +837,8 @@ class NetlinkFib:
         With nexthop objects this deletes the object: the kernel drops every route
         using it (and shrinks groups holding it) in one go. Routes on a group keep
         their other next hops. Falls back to per-route changes when the object is
-        unknown or a foreign route uses it.
+        unknown or a foreign route uses it. The foreign-route check comes from the
+        route monitor (no dump) and is confirmed by a dump only on a hit.
         """
         spec = self._hop_spec(Hop(nh))
         if isinstance(spec, _Failure):
@@ -788,7 +847,7 @@ class NetlinkFib:
         if not self.nexthop_objects or nh_id is None:
             return self._withdraw_per_route(nh)
         index = self._ensure_index()
-        if self._foreign_nh_refs() & {nh_id, *self._nh.groups_with(nh_id)}:
+        if self._pinned({nh_id, *self._nh.groups_with(nh_id)}):
             return self._withdraw_per_route(nh)
         ans = self._sock.request(nlmsg.pack_del_nexthop(0, 0, nh_id))
         if ans.errno and ans.errno != errno.ENOENT:
@@ -860,7 +919,7 @@ class NetlinkFib:
         result.ok += gone6.ok
         result.errors.extend(gone6.errors)
         if self._load_nexthops():
-            pinned = self._foreign_nh_refs()
+            pinned = self._pinned(self._nh.all_own())
             for nh_id in self._nh.all_own():
                 if nh_id not in pinned:
                     ans = self._sock.request(nlmsg.pack_del_nexthop(0, 0, nh_id))
@@ -907,6 +966,8 @@ class NetlinkFib:
         if not ops:
             return result
         started = time.monotonic()
+        if self._monitor is not None:
+            self._monitor.drain()
         self._refresh_if_unknown(ops)
         foreign = self._foreign_keys6() if any(op.kind is OpKind.REPLACE for op in ops) else {}
         index = self._ensure_index() if self.nexthop_objects else None
@@ -1021,6 +1082,8 @@ class NetlinkFib:
         return result
 
     def close(self) -> None:
+        if self._monitor is not None:
+            self._monitor.close()
         self._sock.close()
 
     def __enter__(self) -> NetlinkFib:

@@ -78,6 +78,15 @@ def _in_netns(name: str | None) -> Iterator[None]:
         os.close(home)
 
 
+def open_route_socket(netns: str | None = None) -> socket.socket:
+    """A plain NETLINK_ROUTE socket created inside network namespace ``netns`` (None = this one)."""
+    with _in_netns(netns):
+        try:
+            return socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
+        except OSError as exc:
+            raise FibUnavailable(f"cannot open a netlink socket: {exc.strerror}") from None
+
+
 class RawSocket(Protocol):
     """What NlSocket needs from a socket (a real netlink socket, or a fake in tests)."""
 
@@ -102,16 +111,7 @@ class NlSocket:
         sock: RawSocket | None = None,
     ) -> None:
         self.sock: RawSocket
-        if sock is not None:
-            self.sock = sock
-        else:
-            with _in_netns(netns):
-                try:
-                    self.sock = socket.socket(
-                        socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE
-                    )
-                except OSError as exc:
-                    raise FibUnavailable(f"cannot open a netlink socket: {exc.strerror}") from None
+        self.sock = sock if sock is not None else open_route_socket(netns)
         self.sock.bind((0, 0))
         self._opt(socket.SOL_SOCKET, SO_SNDBUFFORCE, socket.SO_SNDBUF, max(chunk_bytes * 4, 1 << 20))
         self._opt(socket.SOL_SOCKET, SO_RCVBUFFORCE, socket.SO_RCVBUF, rcvbuf)

@@ -219,6 +219,36 @@ class Channel:
             changes = changes + rib.update_uniform(self.peer, rejected, None)
         return ImportResult(changes, self._count_and_check_limit())
 
+    def announce_many(self, items: Sequence[tuple[Sequence[int], PathAttrs, PathNextHop]]) -> ImportResult:
+        """Several announcements in arrival order (consecutive UPDATEs of one read), one
+        Loc-RIB pass and one notification of the export channels for all of them.
+        Same result as calling :meth:`announce` for each item in turn."""
+        if not self._aliased():
+            changes: list[Change] = []
+            limit = False
+            for keys, attrs, nexthop in items:
+                result = self.announce(keys, attrs, nexthop)
+                changes.extend(result.changes)
+                limit = limit or result.limit_exceeded
+            return ImportResult(changes, limit)
+        intake = self._intake
+        routes = self.adj_in.routes
+        all_keys: list[int] = []
+        paths: list[PathRef] = []
+        for keys, attrs, nexthop in items:
+            raw = intake(attrs, nexthop)
+            if len(keys) == 1:
+                key = keys[0]
+                routes[key] = raw
+                all_keys.append(key)
+                paths.append(raw)
+            else:
+                routes.update(dict.fromkeys(keys, raw))
+                all_keys.extend(keys)
+                paths.extend([raw] * len(keys))
+        changes = self.rib.update_pairs(self.peer, all_keys, paths)
+        return ImportResult(changes, self._count_and_check_limit())
+
     def withdraw(self, keys: Iterable[int]) -> ImportResult:
         """The peer withdrew ``keys``."""
         gone = self.adj_in.withdraw(keys)

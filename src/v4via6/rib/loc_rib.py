@@ -28,6 +28,14 @@ BestSet = tuple[BestPath, ...]
 Change = tuple[int, BestSet | None, BestSet | None]
 
 
+#: Bound on each per-path cache and interner. Equal values share one object while
+#: they are in the table; sharing matters for paths many prefixes use, and those
+#: arrive together (one UPDATE, one object). A full table where every prefix has
+#: its own path would otherwise keep a second and third reference structure per
+#: route (about 150 MB at 1M routes); past the bound, entries are simply forgotten.
+CACHE_SIZE = 65_536
+
+
 class RibSink(Protocol):
     """Something that follows Loc-RIB deltas (an export channel)."""
 
@@ -42,7 +50,7 @@ class LocRib:
         resolver: NextHopResolver | None = None,
         *,
         family: int = 4,
-        cache_size: int = 1_000_000,
+        cache_size: int = CACHE_SIZE,
     ) -> None:
         self.family = family
         self.resolver = resolver or NextHopResolver()
@@ -156,6 +164,36 @@ class LocRib:
             olds = list(map(best.get, keys))
             best.update(fresh)
             changes = [(k, o, new) for k, o in zip(keys, olds, strict=True) if o is not new]
+        if changes:
+            for sink in self._sinks:
+                sink.notify(changes)
+        return changes
+
+    def update_pairs(self, peer: PeerInfo, keys: Sequence[int], paths: Sequence[PathRef]) -> list[Change]:
+        """Like ``update`` after ``peer``'s source got ``keys[i] -> paths[i]`` (in this order);
+        when no other source holds routes each key's best set is its path's, no lookup."""
+        if peer not in self._sources or any(routes for other, routes in self._sources.items() if other is not peer):
+            return self.update(peer, keys, ())
+        best = self.best
+        get = best.get
+        single = self._single_set
+        changes: list[Change] = []
+        append = changes.append
+        last_path: PathRef | None = None
+        new: BestSet | None = None
+        for key, path in zip(keys, paths, strict=True):
+            if path is not last_path:
+                last_path, new = path, single(path)
+            old = get(key)
+            if old is new:
+                continue
+            if new is None:
+                if old is None:
+                    continue
+                del best[key]
+            else:
+                best[key] = new
+            append((key, old, new))
         if changes:
             for sink in self._sinks:
                 sink.notify(changes)

@@ -15,6 +15,7 @@ discarded) so encode(decode(b)) == b.
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address
@@ -103,6 +104,7 @@ def _enc_origin(v: Any, _ctx: Context) -> bytes:
 def decode_as_path(value: bytes, asn_size: int) -> AsPath:
     """AS_PATH/AS4_PATH value -> ((segment type, (asn, ...)), ...)."""
     segs: list[tuple[int, tuple[int, ...]]] = []
+    unpack = (_ASN4 if asn_size == 4 else _ASN2)
     i, n = 0, len(value)
     while i < n:
         if i + 2 > n:
@@ -115,11 +117,14 @@ def decode_as_path(value: bytes, asn_size: int) -> AsPath:
         j = i + 2 + count * asn_size
         if j > n:
             raise AttrError(f"segment of {count} ASNs overruns the attribute")
-        asns = tuple(int.from_bytes(value[k : k + asn_size], "big")
-                     for k in range(i + 2, j, asn_size))
-        segs.append((stype, asns))
+        segs.append((stype, unpack[count](value, i + 2)))
         i = j
     return tuple(segs)
+
+
+#: ``_ASN4[count](buf, offset)`` unpacks ``count`` big-endian 4-byte (or 2-byte) ASNs.
+_ASN4 = [struct.Struct(f"!{c}I").unpack_from for c in range(256)]
+_ASN2 = [struct.Struct(f"!{c}H").unpack_from for c in range(256)]
 
 
 def encode_as_path(path: AsPath, asn_size: int) -> bytes:
@@ -339,6 +344,7 @@ class PathAttributes:
     neighbor_as: int | None = field(init=False, compare=False)
     wire: bytes | None = field(default=None, compare=False, repr=False)
     wire_as4: bool = field(default=True, compare=False, repr=False)
+    _hash: int = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "as_path_len", path_length(self.as_path))
@@ -348,6 +354,33 @@ class PathAttributes:
                 first = asns[0]
                 break
         object.__setattr__(self, "neighbor_as", first)
+        # Hashed once: attribute sets are dict keys on every intern and path lookup.
+        object.__setattr__(self, "_hash", hash((
+            self.origin, self.as_path, self.med, self.local_pref, self.communities,
+            self.large_communities, self.ext_communities, self.originator_id, self.cluster_list,
+            self.atomic_aggregate, self.aggregator, self.unknown)))
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    @classmethod
+    def plain(cls, origin: int, as_path: AsPath, med: int | None, local_pref: int | None,
+              wire: bytes, wire_as4: bool) -> PathAttributes:
+        """``PathAttributes(origin, as_path, med, local_pref, wire=..., wire_as4=...)``, built
+        without the frozen dataclass's per-field ``object.__setattr__`` calls (a full table
+        of one-prefix UPDATEs builds a million of these)."""
+        self = object.__new__(cls)
+        first: int | None = None
+        for stype, asns in as_path:
+            if stype == AS_SEQUENCE and asns:
+                first = asns[0]
+                break
+        values = (origin, as_path, med, local_pref, (), (), (), None, (), False, None, (),
+                  path_length(as_path), first, wire, wire_as4,
+                  hash((origin, as_path, med, local_pref, (), (), (), None, (), False, None, ())))
+        for put, value in zip(_SLOT_SETTERS, values, strict=True):
+            put(self, value)
+        return self
 
     def replace(self, **changes: Any) -> PathAttributes:
         """A copy with some fields changed, re-encoded and interned."""
@@ -355,6 +388,12 @@ class PathAttributes:
         values.update(changes)
         return make_attributes(**values)
 
+
+#: Member-descriptor setters of every slot, in the order ``PathAttributes.plain`` fills them.
+_SLOT_SETTERS = tuple(getattr(PathAttributes, name).__set__ for name in (
+    "origin", "as_path", "med", "local_pref", "communities", "large_communities", "ext_communities",
+    "originator_id", "cluster_list", "atomic_aggregate", "aggregator", "unknown", "as_path_len",
+    "neighbor_as", "wire", "wire_as4", "_hash"))
 
 _FIELDS = ("origin", "as_path", "med", "local_pref", "communities", "large_communities",
            "ext_communities", "originator_id", "cluster_list", "atomic_aggregate", "aggregator",
@@ -467,7 +506,57 @@ def _decode_block(block: bytes, ctx: Context) -> tuple[PathAttributes, tuple[Ver
 
 
 _INTERN: dict[tuple[bool, bytes], tuple[PathAttributes, tuple[Verdict, ...]]] = {}
-INTERN_MAX = 200_000
+INTERN_MAX = 65_536
+
+
+def _decode_plain(block: bytes, four: bool) -> PathAttributes | None:
+    """The commonest block, quickly: ORIGIN and AS_PATH, optionally MED and LOCAL_PREF,
+    each once, well-formed, right flags. None for anything else (the general decoder
+    then runs and reports what it finds); for the blocks it accepts the result equals
+    :func:`_decode_block`'s."""
+    origin: int | None = None
+    as_path: AsPath | None = None
+    med: int | None = None
+    local_pref: int | None = None
+    i, n = 0, len(block)
+    while i < n:
+        if n - i < 4:
+            return None
+        flags, code = block[i], block[i + 1]
+        if flags & F_EXTLEN:
+            v = i + 4
+            e = v + ((block[i + 2] << 8) | block[i + 3])
+        else:
+            v = i + 3
+            e = v + block[i + 2]
+        if e > n:
+            return None
+        kind = flags & OPT_TRANS
+        if code == AS_PATH:
+            if kind != WELL_KNOWN or as_path is not None:
+                return None
+            try:
+                as_path = decode_as_path(block[v:e], 4 if four else 2)
+            except AttrError:
+                return None
+        elif code == ORIGIN:
+            if kind != WELL_KNOWN or origin is not None or e - v != 1 or block[v] > 2:
+                return None
+            origin = block[v]
+        elif code == MED:
+            if kind != OPT_NONTRANS or med is not None or e - v != 4:
+                return None
+            med = int.from_bytes(block[v:e], "big")
+        elif code == LOCAL_PREF:
+            if kind != WELL_KNOWN or local_pref is not None or e - v != 4:
+                return None
+            local_pref = int.from_bytes(block[v:e], "big")
+        else:
+            return None
+        i = e
+    if origin is None or as_path is None:
+        return None
+    return PathAttributes.plain(origin, as_path, med, local_pref, bytes(block), four)
 
 
 def decode_attributes(block: bytes, ctx: Context) -> tuple[PathAttributes, tuple[Verdict, ...]]:
@@ -476,7 +565,8 @@ def decode_attributes(block: bytes, ctx: Context) -> tuple[PathAttributes, tuple
     hit = _INTERN.get(key)
     if hit is not None:
         return hit
-    result = _decode_block(block, ctx)
+    plain = _decode_plain(block, ctx.four_octet_as)
+    result = (plain, ()) if plain is not None else _decode_block(block, ctx)
     if len(_INTERN) >= INTERN_MAX:
         _INTERN.clear()
     _INTERN[key] = result

@@ -8,7 +8,7 @@ link-local address. Every link-local encoding seen in the wild is accepted:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv6Address
 from typing import Literal
 
@@ -31,10 +31,16 @@ class BgpNextHop:
 
     global_addr: IPv4Address | IPv6Address | None
     link_local: IPv6Address | None = None
+    _hash: int = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.global_addr is None and self.link_local is None:
             raise NextHopError("a next hop needs a global or a link-local address")
+        # Hashed once: every path lookup hashes its next hop.
+        object.__setattr__(self, "_hash", hash((self.global_addr, self.link_local)))
+
+    def __hash__(self) -> int:
+        return self._hash
 
     @property
     def is_ipv6(self) -> bool:

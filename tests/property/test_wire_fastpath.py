@@ -1,0 +1,136 @@
+"""Hypothesis: the UPDATE fast path (``decode_ipv4_via_ipv6``) never disagrees with the
+general decoder. Whenever it answers, the general path yields exactly one IPv4
+announcement with the same (interned) attributes, next hop and keys, and nothing
+else (no withdrawal, no RFC 7606 finding); on anything else it declines (None)
+and never raises."""
+
+from __future__ import annotations
+
+import struct
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_wire_roundtrip import CTX, messages, nexthops6, path_attributes, prefix_keys
+
+from v4via6.bgp.wire import BgpNextHop, PathAttributes, Update, WireError, decode_message, encode
+from v4via6.bgp.wire.attributes import _decode_block, _decode_plain
+from v4via6.bgp.wire.context import Context
+from v4via6.bgp.wire.fastupdate import decode_ipv4_via_ipv6, fast_path_usable
+from v4via6.bgp.wire.mp import MpReach
+from v4via6.bgp.wire.prefixes import encode_prefixes
+
+SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+TWO_OCTET = Context(four_octet_as=False, extended_nexthop=frozenset({(1, 1, 2)}))
+
+
+def general(raw: bytes, ctx: Context) -> tuple[PathAttributes, BgpNextHop, tuple[int, ...]] | None:
+    """What the general decoder makes of ``raw``, in the fast path's terms (None if it differs)."""
+    try:
+        msg = decode_message(raw, ctx)
+    except WireError:
+        return None
+    assert isinstance(msg, Update)
+    if msg.verdicts or msg.withdrawals():
+        return None
+    anns = msg.announcements()
+    if len(anns) != 1 or anns[0].afi != 1 or anns[0].safi != 1 or anns[0].path_ids is not None:
+        return None
+    a = anns[0]
+    return a.attrs, a.next_hop, a.keys
+
+
+def check(raw: bytes, ctx: Context = CTX) -> None:
+    assert fast_path_usable(ctx)
+    fast = decode_ipv4_via_ipv6(raw, ctx)
+    if fast is None:
+        return
+    slow = general(raw, ctx)
+    assert slow is not None, "the fast path accepted what the general path rejects or reports"
+    assert fast[0] == slow[0] and fast[0] is slow[0]  # same interned object
+    assert fast[0].wire == slow[0].wire and fast[0].as_path_len == slow[0].as_path_len
+    assert fast[1] == slow[1]
+    assert fast[2] == slow[2]
+
+
+@SETTINGS
+@given(path_attributes(), st.lists(prefix_keys(32), min_size=1, max_size=40, unique=True), nexthops6)
+def test_valid_ipv4_via_ipv6_updates_take_the_fast_path(attrs: PathAttributes, keys: list[int],
+                                                        nh: BgpNextHop) -> None:
+    raw = encode(Update(attrs=attrs, mp_reach=MpReach(1, 1, nh, tuple(keys))), CTX)
+    check(raw)
+    simple = not (attrs.communities or attrs.large_communities or attrs.ext_communities
+                  or attrs.originator_id or attrs.cluster_list or attrs.atomic_aggregate
+                  or attrs.aggregator or attrs.unknown)
+    if simple and attrs.as_path and all(len(asns) <= 255 for _t, asns in attrs.as_path):
+        assert decode_ipv4_via_ipv6(raw, CTX) is not None  # the common shape really is fast
+
+
+@SETTINGS
+@given(messages)
+def test_any_message_fast_path_agrees(msg: object) -> None:
+    raw = encode(msg, CTX)  # type: ignore[arg-type]
+    if raw[18] == 2:
+        check(raw)
+        check(raw, TWO_OCTET)
+
+
+@SETTINGS
+@given(path_attributes(), st.lists(prefix_keys(32), min_size=1, max_size=4, unique=True), nexthops6,
+       st.lists(st.tuples(st.integers(19, 400), st.integers(0, 255)), min_size=1, max_size=4))
+def test_mutated_updates_fast_path_agrees(attrs: PathAttributes, keys: list[int], nh: BgpNextHop,
+                                          flips: list[tuple[int, int]]) -> None:
+    raw = bytearray(encode(Update(attrs=attrs, mp_reach=MpReach(1, 1, nh, tuple(keys))), CTX))
+    for pos, value in flips:
+        if pos < len(raw):
+            raw[pos] = value
+    check(bytes(raw))
+    check(bytes(raw), TWO_OCTET)
+
+
+@SETTINGS
+@given(st.binary(max_size=60))
+def test_plain_block_decoder_matches_the_general_one(block: bytes) -> None:
+    for four in (True, False):
+        plain = _decode_plain(block, four)
+        if plain is None:
+            continue
+        general_attrs, verdicts = _decode_block(block, Context(four_octet_as=four))
+        assert not verdicts
+        assert plain == general_attrs and hash(plain) == hash(general_attrs)
+        assert plain.wire == general_attrs.wire and plain.neighbor_as == general_attrs.neighbor_as
+
+
+def test_fast_path_declines_what_it_does_not_cover() -> None:
+    attrs = b"\x40\x01\x01\x00" + b"\x40\x02\x06\x02\x01" + struct.pack("!I", 65010)
+    mp = struct.pack("!HBB", 1, 1, 16) + bytes.fromhex("fe800000000000000000000000000001") + b"\x00"
+    nlri = encode_prefixes([(0xC6336400 << 8) | 24], 1)
+
+    def update(body_attrs: bytes, withdrawn: bytes = b"", tail: bytes = b"") -> bytes:
+        body = (struct.pack("!H", len(withdrawn)) + withdrawn + struct.pack("!H", len(body_attrs))
+                + body_attrs + tail)
+        return b"\xff" * 16 + struct.pack("!HB", 19 + len(body), 2) + body
+
+    def mp_attr(value: bytes) -> bytes:
+        return b"\x80\x0e" + bytes((len(value),)) + value
+
+    ok = update(attrs + mp_attr(mp + nlri))
+    assert decode_ipv4_via_ipv6(ok, CTX) is not None
+    check(ok)
+    declined = {
+        "withdrawn routes": update(attrs + mp_attr(mp + nlri), withdrawn=nlri),
+        "classic NLRI": update(attrs + mp_attr(mp + nlri), tail=nlri),
+        "no prefixes (End-of-RIB-like)": update(attrs + mp_attr(mp)),
+        "no ORIGIN": update(attrs[4:] + mp_attr(mp + nlri)),
+        "ORIGIN twice": update(attrs[:4] + attrs + mp_attr(mp + nlri)),
+        "unknown attribute": update(attrs + b"\xc0\x63\x01\x00" + mp_attr(mp + nlri)),
+        "IPv6 NLRI": update(attrs + mp_attr(struct.pack("!HBB", 2, 1, 16) + mp[4:] + nlri)),
+        "4-byte next hop": update(attrs + mp_attr(struct.pack("!HBB", 1, 1, 4) + bytes(4) + b"\x00" + nlri)),
+        "bad ORIGIN value": update(b"\x40\x01\x01\x07" + attrs[4:] + mp_attr(mp + nlri)),
+        "MP flags": update(attrs + b"\x40\x0e" + bytes((len(mp + nlri),)) + mp + nlri),
+    }
+    for what, raw in declined.items():
+        assert decode_ipv4_via_ipv6(raw, CTX) is None, what
+        check(raw)
+    assert not fast_path_usable(Context())  # no extended next hop negotiated
+    assert not fast_path_usable(Context(extended_nexthop=frozenset({(1, 1, 2)}),
+                                        add_path_rx=frozenset({(1, 1)})))

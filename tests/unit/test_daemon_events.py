@@ -1,0 +1,87 @@
+"""The daemon turns a read's worth of session events into RIB work: consecutive
+announcements go in one call, in order, and a path carrying our own AS is a withdrawal."""
+
+from __future__ import annotations
+
+import asyncio
+from ipaddress import IPv6Address
+from pathlib import Path
+
+from v4via6.bgp import events as ev
+from v4via6.bgp.wire import BgpNextHop, make_attributes
+from v4via6.daemon.supervisor import Daemon
+from v4via6.fib.memory import MemoryFib
+from v4via6.rib.keys import prefix_key
+
+CONFIG = """
+[bgp]
+asn = 65010
+router_id = "192.0.2.10"
+listen = false
+
+[[bgp.peer]]
+address = "fe80::1%eth0"
+remote_as = 65001
+import = "all"
+export = "all"
+"""
+NH1 = BgpNextHop(None, IPv6Address("fe80::1"))
+NH2 = BgpNextHop(None, IPv6Address("fe80::2"))
+A, B, C = (prefix_key(p) for p in ("198.51.100.0/24", "203.0.113.0/24", "192.0.2.128/25"))
+
+
+def daemon(tmp_path: Path) -> Daemon:
+    cfg = tmp_path / "v4via6.toml"
+    cfg.write_text(CONFIG, encoding="utf-8")
+    d = Daemon(cfg, fib=MemoryFib())
+    assert d.bgp is not None
+    assert d.bgp.router_id is not None
+    d._add_peer(0, d.bgp.peer[0], d.bgp.router_id)
+    return d
+
+
+def on_events(d: Daemon, events: list[ev.Event]) -> None:
+    """Hand ``events`` to the daemon as its peer runner does (inside the event loop)."""
+    (state,) = d.peers.values()
+
+    async def deliver() -> None:
+        d._on_events(state.runner, events)
+
+    asyncio.run(deliver())
+
+
+def received(keys: list[int], *path: int, nh: BgpNextHop = NH1) -> ev.RoutesReceived:
+    return ev.RoutesReceived(1, 1, tuple(keys), make_attributes(origin=0, as_path=((2, path),)), nh)
+
+
+def test_a_run_of_announcements_keeps_order_and_drops_looped_paths(tmp_path: Path) -> None:
+    d = daemon(tmp_path)
+    (state,) = d.peers.values()
+    on_events(d, [
+        received([A], 65001),
+        received([B], 65001, 65002),
+        received([A], 65001, 65003, nh=NH2),       # A again, later path wins
+        received([C], 65001, 65010),               # our own AS: not accepted
+        ev.EndOfRib(1, 1),
+        received([C, B], 65001, 65004),
+        received([B], 65001, 65010, 65005),        # B re-announced with a loop: withdrawn
+    ])
+    best = {k: b[0][0] for k, b in d.rib4.best.items()}
+    assert set(best) == {A, C}
+    assert best[A].nexthop == NH2 and best[A].attrs.as_path == ((2, (65001, 65003)),)
+    assert best[C].attrs.as_path == ((2, (65001, 65004)),)
+    assert "ipv4/unicast" in state.eor_received
+    assert state.channels[1].counters.received == 2
+
+
+def test_ipv6_and_ipv4_announcements_in_one_read_reach_their_tables(tmp_path: Path) -> None:
+    d = daemon(tmp_path)
+    v6 = prefix_key("2001:db8:1::/48")
+    attrs = make_attributes(origin=0, as_path=((2, (65001,)),))
+    on_events(d, [
+        received([A], 65001),
+        ev.RoutesReceived(2, 1, (v6,), attrs, NH1),
+        received([B], 65001),
+    ])
+    assert set(d.rib4.best) == {A, B}
+    assert set(d.rib6.best) == {v6}
