@@ -9,8 +9,9 @@ from pathlib import Path
 
 from v4via6.bgp import events as ev
 from v4via6.bgp.wire import BgpNextHop, make_attributes
-from v4via6.daemon.supervisor import Daemon
+from v4via6.daemon.supervisor import Daemon, PeerState
 from v4via6.fib.memory import MemoryFib
+from v4via6.model import NextHop
 from v4via6.rib.keys import prefix_key
 
 CONFIG = """
@@ -40,12 +41,14 @@ def daemon(tmp_path: Path) -> Daemon:
     return d
 
 
-def on_events(d: Daemon, events: list[ev.Event]) -> None:
-    """Hand ``events`` to the daemon as its peer runner does (inside the event loop)."""
-    (state,) = d.peers.values()
+def on_events(d: Daemon, events: list[ev.Event], state: PeerState | None = None) -> None:
+    """Hand ``events`` to the daemon as a peer runner does (inside the event loop)."""
+    if state is None:
+        (state,) = d.peers.values()
+    runner = state.runner
 
     async def deliver() -> None:
-        d._on_events(state.runner, events)
+        d._on_events(runner, events)
 
     asyncio.run(deliver())
 
@@ -85,3 +88,49 @@ def test_ipv6_and_ipv4_announcements_in_one_read_reach_their_tables(tmp_path: Pa
     ])
     assert set(d.rib4.best) == {A, B}
     assert set(d.rib6.best) == {v6}
+
+
+TWO_PEERS = CONFIG + """
+[[bgp.peer]]
+address = "fe80::2%eth0"
+remote_as = 65002
+import = "all"
+export = "all"
+"""
+
+
+def test_exclusive_nexthops_come_from_the_rib_and_skip_shared_ones(tmp_path: Path) -> None:
+    cfg = tmp_path / "v4via6.toml"
+    cfg.write_text(TWO_PEERS, encoding="utf-8")
+    d = Daemon(cfg, fib=MemoryFib())
+    assert d.bgp is not None and d.bgp.router_id is not None
+    for i, peer in enumerate(d.bgp.peer):
+        d._add_peer(i, peer, d.bgp.router_id)
+    first, second = d.peers.values()
+    third_party = BgpNextHop(None, IPv6Address("fe80::3"))
+
+    on_events(d, [received([A], 65001), received([B], 65001, nh=third_party)], first)
+    on_events(d, [received([C], 65002, nh=NH2)], second)
+    nh1, nh3 = (NextHop(IPv6Address(a), "eth0") for a in ("fe80::1", "fe80::3"))
+    assert d._exclusive_nexthops(first) == {nh1, nh3}
+    # the second peer now also uses fe80::3: no longer the first peer's alone
+    on_events(d, [received([B], 65002, nh=third_party)], second)
+    assert d._exclusive_nexthops(first) == {nh1}
+
+
+def test_peer_resolutions_fall_back_when_the_cache_forgot(tmp_path: Path) -> None:
+    from v4via6.rib.loc_rib import LocRib
+    from v4via6.rib.path import PathRef, PeerInfo, PeerKind
+    from v4via6.rib.plain_attrs import PlainAttrs, PlainNextHop
+
+    rib = LocRib(cache_size=2)
+    peer = PeerInfo("a", PeerKind.EBGP, IPv6Address("fe80::1"), 1, 65001, "eth0")
+    paths = [PathRef(PlainAttrs(), PlainNextHop(None, IPv6Address(f"fe80::{i}")), peer) for i in (1, 2, 3)]
+    rib.resolution(paths[0])
+    assert rib.peer_resolutions(peer) is not None and len(rib.peer_resolutions(peer) or []) == 1
+    rib.resolution(paths[1])
+    rib.resolution(paths[2])  # the cache (size 2) forgets: the answer would be incomplete
+    assert rib.peer_resolutions(peer) is None
+    rib.refresh_nexthops()  # every current path is resolved again
+    assert rib.peer_resolutions(peer) == []
+

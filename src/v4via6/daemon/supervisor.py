@@ -546,28 +546,37 @@ class Daemon:
         objects, which takes every route through them out of the kernel in one
         request; the per-prefix deletes that follow from the RIB are then skipped.
         A next hop that a static route or another peer (same address and
-        interface) may use is left to the per-prefix path.
+        interface, or a path of another peer through it) may use is left to the
+        per-prefix path. The next hops come from the Loc-RIB's resolution cache
+        (no route is looked at) unless it forgot some.
         """
         if self._stopping:
             return set()
-        ch = state.channels[AFI_IPV4]
-        paths = set(ch.accepted.values())
         found: set[NextHop] = set()
-        seen: set[object] = set()
-        resolver = self.rib4.resolver
-        for path in paths:
-            if path.nexthop in seen:
-                continue
-            seen.add(path.nexthop)
-            res = resolver.resolve(path)
+        resolutions = self.rib4.peer_resolutions(state.info)
+        if resolutions is None:  # the RIB forgot some: look at every route (a million at most)
+            resolver = self.rib4.resolver
+            seen: set[object] = set()
+            resolutions = []
+            for path in state.channels[AFI_IPV4].accepted.values():
+                if path.nexthop not in seen:
+                    seen.add(path.nexthop)
+                    resolutions.append(resolver.resolve(path))
+        for res in resolutions:
             nh = res.nexthop if res is not None else None
             if nh is not None and nh.addr is not None and nh.addr.is_link_local and nh.ifname:
                 found.add(nh)
         if not found:
             return found
         for other in self.peers.values():
-            if other is not state and other.info.address is not None:
+            if other is state:
+                continue
+            if other.info.address is not None:
                 found.discard(NextHop(other.info.address, other.info.ifname))
+            theirs = self.rib4.peer_resolutions(other.info)
+            if theirs is None:
+                return set()  # cannot tell cheaply: leave it all to the per-prefix path
+            found.difference_update(r.nexthop for r in theirs if r is not None and r.nexthop is not None)
         for route in self.config.static_routes():
             found.difference_update(route.nexthops)
         return found

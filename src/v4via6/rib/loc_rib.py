@@ -59,6 +59,7 @@ class LocRib:
         self._sinks: list[RibSink] = []
         self._sets: Interner[BestSet] = Interner(cache_size)
         self._by_nexthop: dict[tuple[object, PeerInfo], Resolution | None] = {}
+        self._by_nexthop_complete = True  # False once entries were forgotten for size
         self._single: dict[PathRef, BestSet | None] = {}
         self._infos: dict[PathRef, tuple[bestpath.Rank, Resolution | None]] = {}
         self._cache_size = cache_size
@@ -104,14 +105,25 @@ class LocRib:
             pass
         if len(self._by_nexthop) >= self._cache_size:
             self._by_nexthop.clear()
+            self._by_nexthop_complete = False
         res = self._by_nexthop[where] = self.resolver.resolve(path)
         return res
+
+    def peer_resolutions(self, peer: PeerInfo) -> list[Resolution | None] | None:
+        """Where the next hops of ``peer``'s paths lead: every next hop any of its paths
+        used since the resolutions were last recomputed (a superset of what its routes
+        use now), without looking at a single route. None when some were forgotten for
+        size; the caller must then scan the routes."""
+        if not self._by_nexthop_complete:
+            return None
+        return [res for (_nh, src), res in self._by_nexthop.items() if src is peer or src == peer]
 
     def refresh_nexthops(self) -> list[Change]:
         """Next-hop reachability changed: forget resolutions, recompute every prefix."""
         self._single.clear()
         self._infos.clear()
         self._by_nexthop.clear()
+        self._by_nexthop_complete = True  # every path is resolved again just below
         keys: set[int] = set(self.best)
         for routes in self._sources.values():
             keys.update(routes)
