@@ -134,3 +134,17 @@ def test_peer_resolutions_fall_back_when_the_cache_forgot(tmp_path: Path) -> Non
     rib.refresh_nexthops()  # every current path is resolved again
     assert rib.peer_resolutions(peer) == []
 
+
+
+def test_a_lost_session_forgets_its_next_hops(tmp_path: Path) -> None:
+    d = daemon(tmp_path)
+    (state,) = d.peers.values()
+    on_events(d, [received([A], 65001), received([B], 65001, nh=NH2)])
+    assert len(d.rib4.peer_resolutions(state.info) or []) == 2
+
+    async def lose() -> None:
+        d._withdraw_peer(state)
+
+    asyncio.run(lose())
+    assert d.rib4.peer_resolutions(state.info) == []
+    assert not d.rib4.best

@@ -265,6 +265,7 @@ class Channel:
         if not self._aliased():
             self._accepted.clear()
         changes = self.rib.update_uniform(self.peer, gone, None)
+        self.rib.forget_resolutions(self.peer)
         return ImportResult(changes, self._count_and_check_limit())
 
     def set_import_policy(self, policy: Policy) -> ImportResult:

@@ -109,6 +109,13 @@ class LocRib:
         res = self._by_nexthop[where] = self.resolver.resolve(path)
         return res
 
+    def forget_resolutions(self, peer: PeerInfo) -> None:
+        """``peer`` holds no route any more (session lost): drop its next hops from the
+        resolution cache, so :meth:`peer_resolutions` of its next session starts empty."""
+        gone = [where for where in self._by_nexthop if where[1] is peer or where[1] == peer]
+        for where in gone:
+            del self._by_nexthop[where]
+
     def peer_resolutions(self, peer: PeerInfo) -> list[Resolution | None] | None:
         """Where the next hops of ``peer``'s paths lead: every next hop any of its paths
         used since the resolutions were last recomputed (a superset of what its routes
