@@ -14,12 +14,13 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from ipaddress import IPv4Network
 from pathlib import Path
 
 import pytest
+from interop_peers import wait_for
 
 from v4via6.fib import nlmsg
 from v4via6.fib.backend import FibOp, FibUnavailable, OpKind
@@ -296,13 +297,6 @@ def object_id(ns: Ns, gateway: str = "fe80::1") -> str:
     return nh_id
 
 
-def wait_for(check: Callable[[], bool], what: str, seconds: float = 10.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.01)
-
-
 def monitor(fib: NetlinkFib) -> ForeignRefs:
     mon = fib._monitor
     assert mon is not None, "the route monitor did not open"
@@ -344,7 +338,7 @@ def test_monitor_filter_keeps_own_notifications_out(ns: Ns) -> None:
                 mon.drain()
                 return mon.messages >= 2
 
-            wait_for(both_seen, "the two foreign route notifications")
+            wait_for(both_seen, 10, "the two foreign route notifications")
             assert int(nh_id) in mon.nh_ids() and mon.resyncs == resyncs  # learned, no dump
         finally:
             fib.close()
