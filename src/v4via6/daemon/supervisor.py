@@ -466,24 +466,27 @@ class Daemon:
             log("internal-error", level="error", peer=state.runner.name, kind=kind, error=repr(exc))
 
     def _announce_run(self, state: PeerState, run: list[ev.RoutesReceived]) -> None:
-        """Consecutive announcements of one family (one read's UPDATEs) into the RIB in one call."""
-        if len(run) == 1:
-            self._handle_event(state, run[0])
-            return
+        """Consecutive announcements of one family (one read's UPDATEs) into the RIB in one
+        call; a path carrying our own AS is a withdrawal, in order."""
         target = state.channels.get(run[0].afi)
         if target is None or run[0].safi != SAFI_UNICAST:
             return
         items: list[tuple[Sequence[int], PathAttributes, BgpNextHop]] = []
+
+        def flush() -> None:
+            if len(items) == 1:
+                target.announce(*items[0])
+            elif items:
+                target.announce_many(items)
+            items.clear()
+
         for event in run:
             if self._loops(event.attrs):
-                if items:
-                    target.announce_many(items)
-                    items = []
+                flush()
                 target.withdraw(event.keys)
             else:
                 items.append((event.keys, event.attrs, event.nexthop))
-        if items:
-            target.announce_many(items)
+        flush()
 
     def _handle_event(self, state: PeerState, event: ev.Event) -> None:
         name = state.runner.name
@@ -507,13 +510,7 @@ class Daemon:
             else:
                 self._withdraw_peer(state)
         elif isinstance(event, ev.RoutesReceived):
-            target = state.channels.get(event.afi)
-            if target is None or event.safi != SAFI_UNICAST:
-                return
-            if self._loops(event.attrs):
-                target.withdraw(event.keys)
-                return
-            target.announce(event.keys, event.attrs, event.nexthop)
+            self._announce_run(state, [event])
         elif isinstance(event, ev.RoutesWithdrawn):
             gone = state.channels.get(event.afi)
             if gone is not None:

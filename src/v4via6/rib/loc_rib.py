@@ -163,11 +163,17 @@ class LocRib:
                 sink.notify(changes)
         return changes
 
+    def _sole_source(self, peer: PeerInfo) -> bool:
+        """Whether ``peer`` is attached and no other source holds routes (then a key's
+        best set is just its path's, with no decision to make)."""
+        return peer in self._sources and not any(
+            routes for other, routes in self._sources.items() if other is not peer)
+
     def update_uniform(self, peer: PeerInfo, keys: Sequence[int], path: PathRef | None) -> list[Change]:
         """Like ``update`` when every key of ``peer``'s source now maps to ``path``
         (None: removed). When no other source holds routes this runs at C speed;
         otherwise it is ``update``."""
-        if peer not in self._sources or any(routes for other, routes in self._sources.items() if other is not peer):
+        if not self._sole_source(peer):
             return self.update(peer, keys, ())
         new = None if path is None else self._single_set(path)
         best = self.best
@@ -191,7 +197,7 @@ class LocRib:
     def update_pairs(self, peer: PeerInfo, keys: Sequence[int], paths: Sequence[PathRef]) -> list[Change]:
         """Like ``update`` after ``peer``'s source got ``keys[i] -> paths[i]`` (in this order);
         when no other source holds routes each key's best set is its path's, no lookup."""
-        if peer not in self._sources or any(routes for other, routes in self._sources.items() if other is not peer):
+        if not self._sole_source(peer):
             return self.update(peer, keys, ())
         best = self.best
         get = best.get

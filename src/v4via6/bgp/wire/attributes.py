@@ -347,18 +347,13 @@ class PathAttributes:
     _hash: int = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "as_path_len", path_length(self.as_path))
-        first: int | None = None
-        for stype, asns in self.as_path:
-            if stype == AS_SEQUENCE and asns:
-                first = asns[0]
-                break
-        object.__setattr__(self, "neighbor_as", first)
-        # Hashed once: attribute sets are dict keys on every intern and path lookup.
-        object.__setattr__(self, "_hash", hash((
-            self.origin, self.as_path, self.med, self.local_pref, self.communities,
-            self.large_communities, self.ext_communities, self.originator_id, self.cluster_list,
-            self.atomic_aggregate, self.aggregator, self.unknown)))
+        compared = (self.origin, self.as_path, self.med, self.local_pref, self.communities,
+                    self.large_communities, self.ext_communities, self.originator_id,
+                    self.cluster_list, self.atomic_aggregate, self.aggregator, self.unknown)
+        length, neighbor, hashed = _derived(compared)
+        object.__setattr__(self, "as_path_len", length)
+        object.__setattr__(self, "neighbor_as", neighbor)
+        object.__setattr__(self, "_hash", hashed)
 
     def __hash__(self) -> int:
         return self._hash
@@ -370,14 +365,9 @@ class PathAttributes:
         without the frozen dataclass's per-field ``object.__setattr__`` calls (a full table
         of one-prefix UPDATEs builds a million of these)."""
         self = object.__new__(cls)
-        first: int | None = None
-        for stype, asns in as_path:
-            if stype == AS_SEQUENCE and asns:
-                first = asns[0]
-                break
-        values = (origin, as_path, med, local_pref, (), (), (), None, (), False, None, (),
-                  path_length(as_path), first, wire, wire_as4,
-                  hash((origin, as_path, med, local_pref, (), (), (), None, (), False, None, ())))
+        compared = (origin, as_path, med, local_pref, (), (), (), None, (), False, None, ())
+        length, neighbor, hashed = _derived(compared)
+        values = (*compared, length, neighbor, wire, wire_as4, hashed)
         for put, value in zip(_SLOT_SETTERS, values, strict=True):
             put(self, value)
         return self
@@ -387,6 +377,15 @@ class PathAttributes:
         values = {name: getattr(self, name) for name in _FIELDS}
         values.update(changes)
         return make_attributes(**values)
+
+
+def _derived(compared: tuple[Any, ...]) -> tuple[int, int | None, int]:
+    """(AS path length, neighbour AS, hash) of an attribute set from its compared fields
+    (``as_path`` second). Hashed once: attribute sets are dict keys on every intern and
+    path lookup."""
+    as_path: AsPath = compared[1]
+    neighbor = next((asns[0] for stype, asns in as_path if stype == AS_SEQUENCE and asns), None)
+    return path_length(as_path), neighbor, hash(compared)
 
 
 #: Member-descriptor setters of every slot, in the order ``PathAttributes.plain`` fills them.
