@@ -410,3 +410,47 @@ def test_monitor_overrun_resyncs_from_a_dump(ns: Ns, tmp_path: Path) -> None:
             small.close()
     finally:
         fib.close()
+
+
+def rib_keys(prefixes: list[str]) -> list[int]:
+    """The RIB's prefix keys ``(network_int << 8) | prefix_len``."""
+    return [(int(IPv4Network(p).network_address) << 8) | IPv4Network(p).prefixlen for p in prefixes]
+
+
+def test_apply_runs_tables_metrics_restart_and_withdraw(ns: Ns, fib: NetlinkFib) -> None:
+    """The bulk path against the kernel: same prefix in two metrics and a table, own
+    routes replaced after a restart (index rebuilt from a dump), a foreign route kept,
+    skipped deletes after a withdraw."""
+    mine = [f"198.51.100.{i * 16}/28" for i in range(8)]
+    keys = rib_keys(mine)
+    assert fib.apply_runs([(OpKind.ADD, (Hop(A),), keys)]).ok == 8
+    assert fib.apply_runs([(OpKind.ADD, (Hop(B),), keys[:2])], metric=50).ok == 2
+    assert fib.apply_runs([(OpKind.ADD, (Hop(B),), keys[:1])], table=1000).ok == 1
+    assert len(fib.list_routes()) == 11
+    assert re.search(rf"^198\.51\.100\.0/28 .*via inet6 fe80::2 dev v1 {PROTO} metric 50", ns.routes(), re.M)
+    assert "fe80::2" in ns.routes("table", "1000")
+    # Another protocol's route: an ADD of it fails, the kernel keeps the foreign one.
+    ns.ip("route", "add", "203.0.113.0/24", "via", "inet6", "fe80::9", "dev", "v0", "proto", "static")
+    [clash] = rib_keys(["203.0.113.0/24"])
+    res = fib.apply_runs([(OpKind.REPLACE, (Hop(A),), [clash])])
+    assert res.ok == 0 and res.failed[clash][0] == errno.EEXIST
+    assert re.search(r"^203\.0\.113\.0/24 via inet6 fe80::9 dev v0 proto static", ns.routes(), re.M)
+    # A restart: a new backend learns its routes from the kernel and replaces them.
+    fib2 = NetlinkFib(netns=ns.name, nexthop_objects=fib.nexthop_objects)
+    try:
+        res = fib2.apply_runs([(OpKind.REPLACE, (Hop(B),), rib_keys(mine))])
+        assert (res.ok, res.failed) == (8, {})
+        listed = {(kr.route.prefix, kr.route.metric, kr.route.table): kr.route.nexthops
+                  for kr in fib2.list_routes()}
+        assert len(listed) == 11 and all(hops == (B,) for hops in listed.values())
+        if fib2.nexthop_objects:
+            assert "fe80::1" not in ns.nexthops()  # A's object lost its last route: collected
+        # Withdrawing B drops every own route; the deletes that follow are skipped (nhobj) or ESRCH.
+        assert fib2.withdraw_nexthop(B) == 11
+        res = fib2.apply_runs([(OpKind.DELETE, (Hop(B),), rib_keys(mine))])
+        assert res.failed == {} and res.ok + res.skipped == 8
+        assert res.skipped == (8 if fib2.nexthop_objects else 0)
+        assert ns.routes("proto", "46") == "" and ns.routes("table", "1000") == ""
+        assert re.search(r"^203\.0\.113\.0/24 .*proto static", ns.routes(), re.M)
+    finally:
+        fib2.close()

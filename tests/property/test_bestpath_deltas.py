@@ -14,7 +14,7 @@ from v4via6.model import Hop
 from v4via6.rib import bestpath
 from v4via6.rib.channel import Channel, FibChannel
 from v4via6.rib.keys import prefix_key
-from v4via6.rib.loc_rib import LocRib
+from v4via6.rib.loc_rib import REBASE_MIN, LocRib
 from v4via6.rib.path import PathRef, PeerInfo, PeerKind
 from v4via6.rib.plain_attrs import PlainAttrs, PlainNextHop
 from v4via6.rib.policy import parse_policy
@@ -51,9 +51,11 @@ op = st.one_of(
 
 
 @settings(max_examples=200, deadline=None)
-@given(ops=st.lists(op, max_size=25), n_peers=st.integers(1, 3))
-def test_deltas_replay_to_current_state(ops: list[tuple[object, ...]], n_peers: int) -> None:
-    rib = LocRib()
+@given(ops=st.lists(op, max_size=25), n_peers=st.integers(1, 3), rebase_min=st.sampled_from([0, 1, 2, REBASE_MIN]))
+def test_deltas_replay_to_current_state(ops: list[tuple[object, ...]], n_peers: int, rebase_min: int) -> None:
+    """``rebase_min`` small: a source becomes dominant (stores nothing per prefix) at
+    once; REBASE_MIN: with these few prefixes every best set is stored."""
+    rib = LocRib(rebase_min=rebase_min)
     fib = FibChannel(rib)
     chans = [Channel(rib, p, import_policy=POLICIES[0]) for p in PEERS[:n_peers]]
     out = Channel(rib, OUT)
@@ -101,6 +103,7 @@ def test_deltas_replay_to_current_state(ops: list[tuple[object, ...]], n_peers: 
     assert sent == want_sent
     assert fib.counters.exported == len(kernel)
     assert out.counters.exported == len(sent)
+    assert len(rib) == len(rib.best) == sum(1 for _ in rib.best.items())
 
 
 def _desired(fib: FibChannel) -> list[tuple[int, tuple[Hop, ...]]]:

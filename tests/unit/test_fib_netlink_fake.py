@@ -206,9 +206,9 @@ class FakeRtnl:
             return None
         if m.type == nlmsg.RTM_GETROUTE:
             self.route_dumps += 1
-            want = body[5]
+            family, want = body[0], body[5]
             for proto, rt in self.routes.values():
-                if not want or want == proto:
+                if (not want or want == proto) and (not family or family == rt[0]):
                     self._emit(nlmsg.RTM_NEWROUTE, m.seq, rt)
             self._done(m.seq)
             return None

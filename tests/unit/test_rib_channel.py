@@ -262,9 +262,11 @@ def _fib_state(fib: FibChannel, state: dict[int, object]) -> dict[int, object]:
     return state
 
 
+@pytest.mark.parametrize("rebase_min", [0, 1024])
 @pytest.mark.parametrize("other_peer", [False, True])
 @pytest.mark.parametrize("policy", [None, {"as_path_len_max": 2}])
-def test_announce_many_equals_announce_one_by_one(other_peer: bool, policy: dict[str, object] | None) -> None:
+def test_announce_many_equals_announce_one_by_one(other_peer: bool, policy: dict[str, object] | None,
+                                                  rebase_min: int) -> None:
     import random
 
     rng = random.Random(7)
@@ -276,7 +278,7 @@ def test_announce_many_equals_announce_one_by_one(other_peer: bool, policy: dict
              for _ in range(400)]
     results = []
     for batched in (False, True):
-        rib = LocRib()
+        rib = LocRib(rebase_min=rebase_min)
         fib = FibChannel(rib)
         out = Channel(rib, peer("out", 9))
         out.start_export()

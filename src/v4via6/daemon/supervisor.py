@@ -184,7 +184,10 @@ class Daemon:
         self.local6: Channel | None = None
         self.peers: dict[str, PeerState] = {}
         self.static_keys: set[int] = set()
-        self.installed: set[int] = set()
+        #: IPv4 prefixes whose last kernel write failed (an IPv4 route is "installed" when
+        #: the FIB channel wants it, no static overrides it and it is not in here; a
+        #: per-prefix set of a full table would cost ~32 MB).
+        self.fib_failed: set[int] = set()
         self.installed6: set[int] = set()
         self.fib_errors = 0
         self._rfc8212_seen: set[tuple[str, str]] = set()
@@ -580,8 +583,7 @@ class Daemon:
 
     def _loops(self, attrs: PathAttributes) -> bool:
         assert self.bgp is not None
-        asn = self.bgp.asn
-        return any(asn in seg for _, seg in attrs.as_path)
+        return attrs.contains_asn(self.bgp.asn)
 
     def _session_up(self, state: PeerState, event: ev.SessionUp) -> None:
         neg = event.negotiated
@@ -759,21 +761,19 @@ class Daemon:
     async def _apply_runs(self, batch: Any) -> None:
         """Bulk path: runs of prefix keys go to the backend's ``apply_runs`` in slices."""
         statics = self.static_keys
-        installed = self.installed
+        failed_keys = self.fib_failed
         for piece in _slices(batch.runs, FIB_CHUNK):
             if statics:
                 piece = [(kind, hops, [k for k in keys if k not in statics]) for kind, hops, keys in piece]
             async with self._fib_lock:
                 result = await asyncio.to_thread(self.fib.apply_runs, piece,
                                                  metric=batch.metric, src=batch.src, table=batch.table)
-            for kind, _hops, keys in piece:
-                if kind is OpKind.DELETE:
-                    installed.difference_update(keys)
-                else:
-                    installed.update(keys)
+            if failed_keys:  # written again: the last outcome counts
+                for _kind, _hops, keys in piece:
+                    failed_keys.difference_update(keys)
             failed: dict[int, tuple[int, str]] = result.failed
             if failed:
-                installed.difference_update(failed)
+                failed_keys.update(failed)
                 for key, (code, message) in list(failed.items())[:20]:
                     log("fib-error", level="warning", prefix=format_key(key, 4), errno=code, error=message)
                 self.fib_errors += len(failed)
@@ -810,11 +810,25 @@ class Daemon:
             "peers_established": sum(1 for s in self.peers.values() if s.runner.established),
             "routes_ipv4": len(self.rib4.best),
             "routes_ipv6": len(self.rib6.best),
-            "routes_installed": len(self.installed),
+            "routes_installed": self._installed_count(),
+            "fib_queue": self.fib_channel.pending if self.fib_channel else 0,
             "routes_installed_ipv6": len(self.installed6),
             "static_routes": len(self.static_keys),
             "fib_errors": self.fib_errors,
         }
+
+    def _installed(self, key: int) -> bool:
+        """Whether the kernel holds (or is being sent) v4via6's IPv4 route for ``key``."""
+        fib = self.fib_channel
+        return (fib is not None and key not in self.static_keys and key not in self.fib_failed
+                and fib.wants(key))
+
+    def _installed_count(self) -> int:
+        fib = self.fib_channel
+        if fib is None:
+            return 0
+        left_out = sum(1 for key in self.fib_failed | self.static_keys if fib.wants(key))
+        return fib.counters.exported - left_out
 
     def _router_id_safe(self) -> IPv4Address | None:
         try:
@@ -830,7 +844,7 @@ class Daemon:
         ch4, ch6 = state.channels[AFI_IPV4], state.channels[AFI_IPV6]
         installed = sum(
             1 for key, best in self.rib4.best.items()
-            if best and best[0][0].peer == state.info and key in self.installed
+            if best and best[0][0].peer == state.info and self._installed(key)
         ) if runner.established else 0
         installed6 = sum(
             1 for key, best in self.rib6.best.items()
@@ -889,7 +903,7 @@ class Daemon:
                 continue
             out.append({
                 "prefix": format_key(key, fam),
-                "installed": key in (self.installed if fam == 4 else self.installed6),
+                "installed": self._installed(key) if fam == 4 else key in self.installed6,
                 "static_override": key in self.static_keys if fam == 4 else None,
                 "reasons": list(decision.reasons),
                 "paths": [_path_view(c.path, c.resolution, c.state, c.reason) for c in cands],

@@ -39,8 +39,9 @@ import time
 from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from functools import partial
+from functools import cache, partial
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
+from itertools import compress, repeat
 
 from v4via6.fib import nlmsg
 from v4via6.fib.backend import (
@@ -116,6 +117,57 @@ class _Failure:
         self.message = message
 
 
+class _OwnIndex:
+    """Own routes in nexthop mode: per (family, table, metric) a dict prefix key -> nexthop id.
+
+    A prefix key is ``(network_int << 8) | prefix_len``, the RIB's own key, so
+    :meth:`NetlinkFib.apply_runs` stores the very int objects the caller holds
+    (no new int per route). Values are the one int object per nexthop id the
+    ``NexthopRegistry`` holds (``_tail_for`` hands it out), never one per route.
+    """
+
+    __slots__ = ("tables",)
+
+    def __init__(self) -> None:
+        self.tables: dict[tuple[int, int, int], dict[int, int]] = {}
+
+    def own(self, family: int, table: int, metric: int) -> dict[int, int]:
+        """The dict of one (family, table, metric), created when missing."""
+        slot = (family, table, metric)
+        found = self.tables.get(slot)
+        if found is None:
+            found = self.tables[slot] = {}
+        return found
+
+    def __len__(self) -> int:
+        return sum(len(d) for d in self.tables.values())
+
+    def drop_ids(self, dropped: set[int]) -> int:
+        """Forget every route using one of the ``dropped`` objects; how many went."""
+        gone = 0
+        for own in self.tables.values():
+            doomed = list(compress(own, map(dropped.__contains__, own.values())))
+            if len(doomed) == len(own):
+                own.clear()
+            else:
+                for key in doomed:
+                    del own[key]
+            gone += len(doomed)
+        return gone
+
+
+class _Track:
+    """Per request of an :meth:`NetlinkFib.apply` batch: index dict, prefix key, nexthop id."""
+
+    __slots__ = ("dicts", "index", "keys", "nh_ids")
+
+    def __init__(self, index: _OwnIndex) -> None:
+        self.index = index
+        self.dicts: list[dict[int, int]] = []
+        self.keys: list[int] = []
+        self.nh_ids: list[int] = []
+
+
 class NetlinkFib:
     """FibBackend for the Linux kernel.
 
@@ -144,8 +196,8 @@ class NetlinkFib:
         self.errors_only_acks = errors_only_acks
         # Nexthop object state: own objects only, plus every id in use.
         self._nh = NexthopRegistry()
-        # Own route key -> nexthop id it uses (nexthop mode), and route counts per id.
-        self._index: dict[int, int] | None = None
+        # Own routes -> nexthop id they use (nexthop mode), and route counts per id.
+        self._index: _OwnIndex | None = None
         self._refs: dict[int, int] = {}
         # Route hops -> packed tail (or failure); by identity first, then by value.
         self._tail_by_id: dict[int, tuple[tuple[Hop, ...], bytes | _Failure, int]] = {}
@@ -328,19 +380,29 @@ class NetlinkFib:
 
     # --- own-route index (nexthop mode) ---------------------------------------------------
 
-    def _ensure_index(self) -> dict[int, int]:
+    def _ensure_index(self) -> _OwnIndex:
+        """The own-route index, rebuilt from a kernel dump when unknown (start, after flush)."""
         if self._index is None:
-            index: dict[int, int] = {}
-            for table, dst, dst_len, metric, nh_id in self._own_route_keys():
-                if nh_id:
-                    index[route_key(table, dst, dst_len, metric)] = nh_id
-            for table, dst, dst_len, metric, nh_id in self._own_route6_keys():
-                if nh_id:
-                    index[route_key6(table, dst, dst_len, metric)] = nh_id
+            index = _OwnIndex()
+            # One int object per nexthop id: the registry's where it has one.
+            canon = {i: i for i in (*self._nh.single_of, *self._nh.members)}
+            intern = canon.setdefault
+            from_bytes = int.from_bytes
+            for family, rows in ((4, self._own_route_keys()), (6, iter(self._own_route6_keys()))):
+                last: tuple[int, int] | None = None
+                own: dict[int, int] = {}
+                for table, dst, dst_len, metric, nh_id in rows:
+                    if not nh_id:
+                        continue
+                    if last != (table, metric):
+                        last = (table, metric)
+                        own = index.own(family, table, metric)
+                    own[(from_bytes(dst, "big") << 8) | dst_len] = intern(nh_id, nh_id)
             self._index = index
             refs: dict[int, int] = {}
-            for nh_id in index.values():
-                refs[nh_id] = refs.get(nh_id, 0) + 1
+            for own in index.tables.values():
+                for nh_id, count in Counter(own.values()).items():
+                    refs[nh_id] = refs.get(nh_id, 0) + count
             self._refs = refs
         return self._index
 
@@ -367,7 +429,7 @@ class NetlinkFib:
         sent = array("I")  # request number -> op index
         failed: dict[int, tuple[int, str]] = {}  # op index -> (errno, message)
         seq0 = self._sock.begin()
-        track: tuple[list[int], list[int]] | None = ([], []) if index is not None else None
+        track = _Track(index) if index is not None else None
         requests = self._requests(ops, seq0, sent, failed, foreign, track)
 
         def on_answer(a: Answer) -> None:
@@ -380,8 +442,8 @@ class NetlinkFib:
             code, message = failed[i]
             result.errors.append(OpFailure(ops[i], code, message))
         result.ok = len(ops) - len(failed)
-        if index is not None and track is not None:
-            self._update_index(index, sent, failed, *track)
+        if track is not None:
+            self._update_index(sent, failed, track.dicts, track.keys, track.nh_ids)
         if self._retry_objects:
             self._retry_objects = False
             self._tail_by_id.clear()
@@ -418,7 +480,8 @@ class NetlinkFib:
         if self._monitor is not None:
             self._monitor.drain()
         index = self._ensure_index() if self.nexthop_objects else None
-        base = (table << 72) | (metric << 40)
+        # The index dict of this (table, metric): keys are the caller's own key objects.
+        own = index.own(4, table, metric) if index is not None else None
         head = nlmsg.ROUTE_HEAD.pack
         head_size = nlmsg.ROUTE_HEAD.size
         ack = 0 if self.errors_only_acks else nlmsg.NLM_F_ACK
@@ -429,10 +492,12 @@ class NetlinkFib:
         inet, proto = nlmsg.AF_INET, PROTO_NUMBER
         rtm_table = table if table < 256 else 0
         src_tail = nlmsg.RTATTR.pack(8, nlmsg.RTA_PREFSRC) + src.packed if src is not None else b""
-        # per request: rib key, kind code (0 add, 1 replace, 2 delete), nexthop id
-        sent_keys = array("Q")
+        # per request: the caller's key object, kind code (0 add, 1 replace, 2 delete);
+        # per run (segment of requests): first request, nexthop id object (0: delete)
+        sent_keys: list[int] = []
         sent_kind = array("B")
-        sent_nh = array("I")
+        seg_start: list[int] = []
+        seg_nh: list[int] = []
         links = self._links
         if any(h.nexthop.ifname is not None and h.nexthop.ifname not in links
                for kind, hops, _keys in runs if kind is not OpKind.DELETE for h in hops):
@@ -440,19 +505,21 @@ class NetlinkFib:
 
         def requests() -> Iterator[bytes]:
             seq = seq0
-            own = index if index is not None else {}
-            add_key, add_kind, add_nh = sent_keys.append, sent_kind.append, sent_nh.append
+            held = own if own is not None else {}
+            add_key, add_kind = sent_keys.append, sent_kind.append
             for kind, hops, keys in runs:
                 if kind is OpKind.DELETE:
                     todo = sorted(keys, reverse=True)
+                    if own is not None:
+                        kept = [k for k in todo if k in held]
+                        result.skipped += len(todo) - len(kept)
+                        todo = kept
+                    seg_start.append(len(sent_keys))
+                    seg_nh.append(0)
                     for key in todo:
-                        if index is not None and (base | key) not in own:
-                            result.skipped += 1
-                            continue
                         dst = (key >> 8).to_bytes(4, "big")
                         add_key(key)
                         add_kind(2)
-                        add_nh(0)
                         yield head(head_size, delete, f_del, seq, 0, inet, key & 0xFF, 0, 0, rtm_table, proto,
                                    nowhere, 0, 0, 8, a_dst, dst, 8, a_table, table, 8, a_prio, metric)
                         seq += 1
@@ -464,14 +531,17 @@ class NetlinkFib:
                     continue
                 tail = src_tail + tail
                 size = head_size + len(tail)
+                # header and next-hop attributes in one pack (no concatenation per route)
+                whole = _route_with_tail(len(tail))
+                seg_start.append(len(sent_keys))
+                seg_nh.append(nh_id)
                 for key in keys:
                     dst = (key >> 8).to_bytes(4, "big")
-                    replace = (base | key) in own
+                    replace = key in held
                     add_key(key)
                     add_kind(1 if replace else 0)
-                    add_nh(nh_id)
-                    yield head(size, new, f_rep if replace else f_add, seq, 0, inet, key & 0xFF, 0, 0, rtm_table,
-                               proto, 0, unicast, 0, 8, a_dst, dst, 8, a_table, table, 8, a_prio, metric) + tail
+                    yield whole(size, new, f_rep if replace else f_add, seq, 0, inet, key & 0xFF, 0, 0, rtm_table,
+                                proto, 0, unicast, 0, 8, a_dst, dst, 8, a_table, table, 8, a_prio, metric, tail)
                     seq += 1
 
         answers: dict[int, tuple[int, str]] = {}
@@ -483,6 +553,7 @@ class NetlinkFib:
         seq0 = self._sock.begin()
         self._sock.bulk(seq0, requests(), on_answer, errors_only=self.errors_only_acks)
         retry: list[FibOp] = []
+        retry_keys: list[int] = []
         failed_at: dict[int, tuple[int, str]] = {}
         wanted: dict[int, tuple[Hop, ...]] | None = None
         for i, (code, message) in answers.items():
@@ -497,12 +568,12 @@ class NetlinkFib:
                 if hops is not None:
                     route = Route(IPv4Network((key >> 8, key & 0xFF)), hops, metric, src, table)
                     retry.append(FibOp(OpKind.REPLACE, route))
+                    retry_keys.append(key)
                     continue
             result.failed[key] = (code, message)
         result.ok = len(sent_keys) - len(failed_at)
-        if index is not None:
-            self._update_index(index, array("I", range(len(sent_keys))), failed_at,
-                               [base | k for k in sent_keys], list(sent_nh))
+        if own is not None:
+            self._update_index_runs(own, sent_keys, seg_start, seg_nh, failed_at)
         if retry:
             again = self.apply(retry)
             for failure in again.errors:
@@ -510,6 +581,11 @@ class NetlinkFib:
                 result.failed[(int(r.prefix.network_address) << 8) | r.prefix.prefixlen] = (
                     failure.errno, failure.message)
             result.ok += again.ok
+            if own is not None:  # apply() indexed new key ints: keep the caller's objects instead
+                for key in retry_keys:
+                    nh_id = own.pop(key, 0)
+                    if nh_id:
+                        own[key] = nh_id
         if self._retry_objects:
             self._retry_objects = False
             self._tail_by_id.clear()
@@ -560,13 +636,13 @@ class NetlinkFib:
         sent: array[int],
         failed: dict[int, tuple[int, str]],
         foreign: dict[int, int],
-        track: tuple[list[int], list[int]] | None,
+        track: _Track | None,
     ) -> Iterator[bytes]:
         """Pack one request per op (skipping ops that fail before the kernel).
 
         This is the hot loop: the header is packed inline (same bytes as
-        ``nlmsg.pack_route``). With ``track``, the route key and object id of every
-        request are appended to its two lists (for the own-route index).
+        ``nlmsg.pack_route``). With ``track``, the index dict, prefix key and object
+        id of every request are appended to its lists (for the own-route index).
         """
         head = nlmsg.ROUTE_HEAD.pack
         head_size = nlmsg.ROUTE_HEAD.size
@@ -579,7 +655,12 @@ class NetlinkFib:
         inet, proto = nlmsg.AF_INET, PROTO_NUMBER
         by_id = self._tail_by_id
         add_sent = sent.append
-        keys_append, ids_append = (track[0].append, track[1].append) if track else (None, None)
+        index = track.index if track is not None else None
+        dicts_append = track.dicts.append if track is not None else None
+        keys_append = track.keys.append if track is not None else None
+        ids_append = track.nh_ids.append if track is not None else None
+        own: dict[int, int] = {}
+        own_slot: tuple[int, int] | None = None
         from_bytes = int.from_bytes
         seq = seq0
         kind_delete, kind_replace = OpKind.DELETE, OpKind.REPLACE
@@ -629,36 +710,78 @@ class NetlinkFib:
                     unicast, 0, 8, a_dst, dst, 8, a_table, table, 8, a_prio, metric,
                 ) + tail
             add_sent(i)
-            if keys_append is not None and ids_append is not None:
-                keys_append((table << 72) | (metric << 40) | (from_bytes(dst, "big") << 8) | plen)
+            if index is not None and dicts_append is not None and keys_append is not None \
+                    and ids_append is not None:
+                if own_slot != (table, metric):
+                    own_slot = (table, metric)
+                    own = index.own(4, table, metric)
+                dicts_append(own)
+                keys_append((from_bytes(dst, "big") << 8) | plen)
                 ids_append(nh_id)
             seq += 1
             yield msg
 
     def _update_index(
         self,
-        index: dict[int, int],
         sent: array[int],
         failed: dict[int, tuple[int, str]],
+        dicts: list[dict[int, int]],
         keys: list[int],
         nh_ids: list[int],
     ) -> None:
-        """Track which object each own route uses; delete objects nothing uses any more."""
+        """Track which object each own route uses; delete objects nothing uses any more.
+
+        One entry per request sent (``sent``: request -> op index): the index dict
+        of the route's (family, table, metric), its prefix key and the object id
+        (0: inline next hops, the route leaves the index). Failed ops are skipped.
+        """
         if failed:
             keep = [j for j, i in enumerate(sent) if i not in failed]
+            dicts = [dicts[j] for j in keep]
             keys = [keys[j] for j in keep]
             nh_ids = [nh_ids[j] for j in keep]
-        pop = index.pop
         released: list[int] = []
         drop = released.append
-        for key, nh_id in zip(keys, nh_ids, strict=True):
-            old = pop(key, 0)
+        for own, key, nh_id in zip(dicts, keys, nh_ids, strict=True):
+            old = own.pop(key, 0)
             if nh_id:
-                index[key] = nh_id
+                own[key] = nh_id
             if old:
                 drop(old)
+        self._account(Counter(nh_ids), released)
+
+    def _update_index_runs(
+        self,
+        own: dict[int, int],
+        sent_keys: list[int],
+        starts: list[int],
+        nh_ids: list[int],
+        failed: dict[int, tuple[int, str]],
+    ) -> None:
+        """:meth:`_update_index` for :meth:`apply_runs`: one index dict, requests in segments.
+
+        Segment ``s`` covers requests ``starts[s]`` up to the next start, all with
+        object ``nh_ids[s]`` (0: delete or inline, the routes leave the index).
+        The index gets the caller's key objects from ``sent_keys`` (a key already
+        there is popped first, so its old object goes) and the shared id object.
+        """
+        released: list[int] = []
+        added: dict[int, int] = {}
+        pop = own.pop
+        ends = [*starts[1:], len(sent_keys)]
+        for start, end, nh_id in zip(starts, ends, nh_ids, strict=True):
+            keys = [sent_keys[j] for j in range(start, end) if j not in failed] if failed else sent_keys[start:end]
+            released.extend(filter(None, map(pop, keys, repeat(0))))
+            if nh_id:
+                fresh = dict.fromkeys(keys, nh_id)  # distinct keys, like one-by-one updates
+                own.update(fresh)
+                added[nh_id] = added.get(nh_id, 0) + len(fresh)
+        self._account(added, released)
+
+    def _account(self, added: dict[int, int], released: list[int]) -> None:
+        """Route counts per object: ``added`` routes (id -> count) and ``released`` ones; then GC."""
         refs = self._refs
-        for nh_id, count in Counter(nh_ids).items():
+        for nh_id, count in added.items():
             if nh_id:
                 refs[nh_id] = refs.get(nh_id, 0) + count
         for nh_id, count in Counter(released).items():
@@ -853,15 +976,13 @@ class NetlinkFib:
         if ans.errno and ans.errno != errno.ENOENT:
             raise FibException(f"deleting nexthop object {nh_id}: {_msg(ans.errno, ans.text)}")
         dropped = self._nh.remove_member(nh_id)
-        gone = [k for k, v in index.items() if v in dropped]
-        for k in gone:
-            del index[k]
+        gone = index.drop_ids(dropped)
         for g in dropped:
             self._refs.pop(g, None)
         self._tail.clear()
         self._tail_by_id.clear()
-        log.info("event=fib_withdraw_nexthop nexthop=%s id=%d routes=%d", nh.spec(), nh_id, len(gone))
-        return len(gone)
+        log.info("event=fib_withdraw_nexthop nexthop=%s id=%d routes=%d", nh.spec(), nh_id, gone)
+        return gone
 
     def _withdraw_per_route(self, nh: NextHop) -> int:
         ops: list[FibOp] = []
@@ -978,6 +1099,7 @@ class NetlinkFib:
                 tails[op.route.hops] = self._tail6_for(op.route.hops)
         ack = 0 if self.errors_only_acks else nlmsg.NLM_F_ACK
         sent = array("I")
+        dicts: list[dict[int, int]] = []
         keys: list[int] = []
         nh_ids: list[int] = []
         failed: dict[int, tuple[int, str]] = {}
@@ -1009,8 +1131,10 @@ class NetlinkFib:
                     msg = nlmsg.pack_route(nlmsg.RTM_NEWROUTE, flags | ack, seq, dst, plen, table, metric,
                                            PROTO_NUMBER, tail)
                 sent.append(i)
-                keys.append(route_key6(table, dst, plen, metric))
-                nh_ids.append(nh_id)
+                if index is not None:
+                    dicts.append(index.own(6, table, metric))
+                    keys.append((int.from_bytes(dst, "big") << 8) | plen)
+                    nh_ids.append(nh_id)
                 seq += 1
                 yield msg
 
@@ -1024,7 +1148,7 @@ class NetlinkFib:
             result.errors.append(OpFailure(ops[i], code, message))
         result.ok = len(ops) - len(failed)
         if index is not None:
-            self._update_index(index, sent, failed, keys, nh_ids)
+            self._update_index(sent, failed, dicts, keys, nh_ids)
         if self._retry_objects:
             self._retry_objects = False
             self._tail_by_id.clear()
@@ -1115,6 +1239,12 @@ def _send_order(ops: Sequence[FibOp]) -> Iterator[int]:
             end += 1
         yield from (range(end - 1, start - 1, -1) if is_delete else range(start, end))
         start = end
+
+
+@cache
+def _route_with_tail(tail_size: int) -> Callable[..., bytes]:
+    """``pack`` of ``nlmsg.ROUTE_HEAD`` followed by ``tail_size`` bytes of attributes."""
+    return struct.Struct(nlmsg.ROUTE_HEAD.format + f"{tail_size}s").pack
 
 
 def _pack_single(nh_id: int, *, spec: HopSpec) -> bytes:

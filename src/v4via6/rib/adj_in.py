@@ -31,6 +31,18 @@ class AdjRibIn:
         pop = self.routes.pop
         return [k for k in keys if pop(k, None) is not None]
 
+    def withdraw_paths(self, keys: Iterable[int]) -> tuple[list[int], list[PathRef | None]]:
+        """Forget these keys; return the ones that were present and the path each had."""
+        pop = self.routes.pop
+        gone: list[int] = []
+        paths: list[PathRef | None] = []
+        for k in keys:
+            path = pop(k, None)
+            if path is not None:
+                gone.append(k)
+                paths.append(path)
+        return gone, paths
+
     def withdraw_all(self) -> list[int]:
         """Session lost: forget everything (in place); return the keys that were present."""
         keys = list(self.routes)

@@ -198,11 +198,13 @@ class Channel:
     def announce(self, keys: Sequence[int], attrs: PathAttrs, nexthop: PathNextHop) -> ImportResult:
         """The peer announced ``keys`` with one attribute set and next hop."""
         raw = self._intake(attrs, nexthop)
-        self.adj_in.announce(keys, raw)
         rib = self.rib
         if self._aliased():
-            changes = rib.update_uniform(self.peer, keys, raw)
+            olds = list(map(self.adj_in.routes.get, keys))
+            self.adj_in.announce(keys, raw)
+            changes = rib.update_uniform(self.peer, keys, raw, olds)
             return ImportResult(changes, self._count_and_check_limit())
+        self.adj_in.announce(keys, raw)
         out = self._import_path(raw)
         accepted: Sequence[int]
         rejected: Sequence[int]
@@ -210,13 +212,17 @@ class Channel:
             accepted, rejected = (), keys
         else:
             accepted, rejected = self.import_policy.split_keys(list(keys), rib.family)
-            self._accepted.update(dict.fromkeys(accepted, out))
-        pop = self._accepted.pop
+        routes = self._accepted
+        accepted_olds = list(map(routes.get, accepted))
+        rejected_olds = list(map(routes.get, rejected))
+        if out is not None:
+            routes.update(dict.fromkeys(accepted, out))
+        pop = routes.pop
         for k in rejected:
             pop(k, None)
-        changes = rib.update_uniform(self.peer, accepted, out) if accepted else []
+        changes = rib.update_uniform(self.peer, accepted, out, accepted_olds) if accepted else []
         if rejected:
-            changes = changes + rib.update_uniform(self.peer, rejected, None)
+            changes = changes + rib.update_uniform(self.peer, rejected, None, rejected_olds)
         return ImportResult(changes, self._count_and_check_limit())
 
     def announce_many(self, items: Sequence[tuple[Sequence[int], PathAttrs, PathNextHop]]) -> ImportResult:
@@ -233,43 +239,51 @@ class Channel:
             return ImportResult(changes, limit)
         intake = self._intake
         routes = self.adj_in.routes
+        get = routes.get
         all_keys: list[int] = []
         paths: list[PathRef] = []
+        olds: list[PathRef | None] = []
         for keys, attrs, nexthop in items:
             raw = intake(attrs, nexthop)
             if len(keys) == 1:
                 key = keys[0]
+                olds.append(get(key))
                 routes[key] = raw
                 all_keys.append(key)
                 paths.append(raw)
             else:
+                if len(set(keys)) != len(keys):  # a prefix listed twice in one UPDATE
+                    keys = list(dict.fromkeys(keys))
+                olds.extend(map(get, keys))
                 routes.update(dict.fromkeys(keys, raw))
                 all_keys.extend(keys)
                 paths.extend([raw] * len(keys))
-        changes = self.rib.update_pairs(self.peer, all_keys, paths)
+        changes = self.rib.update_pairs(self.peer, all_keys, paths, olds)
         return ImportResult(changes, self._count_and_check_limit())
 
     def withdraw(self, keys: Iterable[int]) -> ImportResult:
         """The peer withdrew ``keys``."""
-        gone = self.adj_in.withdraw(keys)
+        gone, olds = self.adj_in.withdraw_paths(keys)
         if not self._aliased():
             pop = self._accepted.pop
-            for k in gone:
-                pop(k, None)
-        changes = self.rib.update_uniform(self.peer, gone, None)
+            olds = [pop(k, None) for k in gone]
+        changes = self.rib.update_uniform(self.peer, gone, None, olds)
         return ImportResult(changes, self._count_and_check_limit())
 
     def withdraw_all(self) -> ImportResult:
         """Session lost: drop every route of this peer; deltas for the FIB and other peers."""
-        gone = self.adj_in.withdraw_all()
+        gone = list(self.adj_in.routes)
+        olds: list[PathRef | None] = list(map(self._accepted.get, gone))
+        self.adj_in.withdraw_all()
         if not self._aliased():
             self._accepted.clear()
-        changes = self.rib.update_uniform(self.peer, gone, None)
+        changes = self.rib.update_uniform(self.peer, gone, None, olds)
         self.rib.forget_resolutions(self.peer)
         return ImportResult(changes, self._count_and_check_limit())
 
     def set_import_policy(self, policy: Policy) -> ImportResult:
         """Re-run import from the Adj-RIB-In with a new policy (soft-in, no session reset)."""
+        self.rib.will_change(self.peer)  # its map is replaced below
         old = self._accepted
         self.import_policy = policy
         self._import_cache.clear()
@@ -518,6 +532,15 @@ class FibChannel:
             return None
         hops = tuple(Hop(nh) for nh in seen)
         return self._hop_sets.setdefault(hops, hops)
+
+    def wants(self, key: int) -> bool:
+        """Whether the kernel should hold a route for ``key`` (best path, installable
+        next hop, export policy allows it)."""
+        best = self.rib.get(key)
+        if best is None or self.hops_for(best) is None:
+            return False
+        prefix = self.export_policy.prefix
+        return prefix is None or prefix.matches(key, self.family)
 
     def notify(self, changes: Sequence[Change]) -> None:
         runs = self._runs

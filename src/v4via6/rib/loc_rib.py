@@ -1,19 +1,27 @@
 """Loc-RIB: the best path(s) per prefix, recomputed only for prefixes that changed.
 
 Sources (one per channel) are post-policy ``dict[int, PathRef]`` maps the
-channel owns and attaches here. ``update(peer, announced, withdrawn)`` re-runs
-the decision process for those keys only and returns the deltas
-``(key, old best set, new best set)``; subscribed export channels (peers, the
-FIB) receive the same list (read-only for everyone). A best set is a shared
-tuple of (PathRef, Resolution) pairs, winner first, then ECMP partners, so a
-million prefixes with one best path share one tuple and "unchanged" is an
-identity test; pairing the path with its next-hop resolution makes a next hop
-moving to another interface a delta like any other.
+channel owns and attaches here. After changing its map a channel calls
+``update_pairs`` / ``update_uniform`` (with the paths the keys had before) or
+``update``; the Loc-RIB re-runs the decision for those keys only and returns
+the deltas ``(key, old best set, new best set)``; subscribed export channels
+(peers, the FIB) receive the same list (read-only for everyone). A best set is
+a tuple of (PathRef, Resolution) pairs, winner first, then ECMP partners;
+pairing the path with its next-hop resolution makes a next hop moving to
+another interface a delta like any other.
+
+Storage: a prefix that only one source holds has no decision to make, its best
+set is its path's. So the Loc-RIB stores nothing for it: the biggest source is
+*dominant* and a prefix only it holds reads its best set straight from that
+source's map; only prefixes some other source also holds ("contested") get an
+entry of their own. A full table from one peer (plus a few statics) costs no
+per-prefix memory here. When another source grows past twice the dominant one
+the Loc-RIB rebases onto it (one pass over the smaller sources).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import ItemsView, Iterable, Iterator, Mapping, Sequence, ValuesView
 from typing import Protocol
 
 from v4via6.rib import bestpath
@@ -35,6 +43,10 @@ Change = tuple[int, BestSet | None, BestSet | None]
 #: route (about 150 MB at 1M routes); past the bound, entries are simply forgotten.
 CACHE_SIZE = 65_536
 
+#: A source becomes dominant once it holds this many more prefixes than twice the
+#: current dominant one (hysteresis: two sources of similar size do not flip-flop).
+REBASE_MIN = 1024
+
 
 class RibSink(Protocol):
     """Something that follows Loc-RIB deltas (an export channel)."""
@@ -51,10 +63,10 @@ class LocRib:
         *,
         family: int = 4,
         cache_size: int = CACHE_SIZE,
+        rebase_min: int = REBASE_MIN,
     ) -> None:
         self.family = family
         self.resolver = resolver or NextHopResolver()
-        self.best: dict[int, BestSet] = {}
         self._sources: dict[PeerInfo, Mapping[int, PathRef]] = {}
         self._sinks: list[RibSink] = []
         self._sets: Interner[BestSet] = Interner(cache_size)
@@ -63,22 +75,51 @@ class LocRib:
         self._single: dict[PathRef, BestSet | None] = {}
         self._infos: dict[PathRef, tuple[bestpath.Rank, Resolution | None]] = {}
         self._cache_size = cache_size
+        self._rebase_min = rebase_min
+        #: The dominant source and its map: a key only it holds has its path's best set.
+        self._dom: PeerInfo | None = None
+        self._dom_routes: Mapping[int, PathRef] = {}
+        #: Best set of every key another source holds too (None: no usable path).
+        self._explicit: dict[int, BestSet | None] = {}
+        self._count = 0
+        self._pinned = False  # True: never rebase (next-hop cache overflowed)
+        self._storing = False  # will_change running from resolution(): cache may grow
         #: Shared by every channel of this table: equal values become one object.
         self.attrs_interner: Interner[PathAttrs] = Interner(cache_size)
         self.path_interner: Interner[PathRef] = Interner(cache_size)
 
+    @property
+    def best(self) -> BestView:
+        """Read-only mapping key -> best set (only keys with a usable path)."""
+        return BestView(self)
+
     # --- sources and sinks ------------------------------------------------------
 
     def attach(self, peer: PeerInfo, routes: Mapping[int, PathRef]) -> None:
-        """Register (or replace) a source's post-policy routes. Call update() after."""
+        """Register (or replace) a source's post-policy routes. Call update() after.
+
+        Replacing the dominant source's map: call :meth:`will_change` first."""
+        if self._dom is not None and peer == self._dom and routes is not self._dom_routes:
+            raise RuntimeError(f"Loc-RIB: call will_change({peer.name!r}) before replacing its routes")
         self._sources[peer] = routes
 
     def detach(self, peer: PeerInfo) -> list[Change]:
         """Remove a source entirely; returns (and publishes) the resulting deltas."""
-        routes = self._sources.pop(peer, None)
-        if routes is None:
+        if peer not in self._sources:
             return []
+        self.will_change(peer)
+        routes = self._sources.pop(peer)
         return self.update(peer, (), list(routes))
+
+    def will_change(self, peer: PeerInfo | None) -> None:
+        """``peer``'s map is about to change other than through ``update_pairs`` /
+        ``update_uniform`` (e.g. a new import policy): if it is dominant, every best
+        set becomes an entry of its own first, so the next ``update`` knows the old
+        values. The Loc-RIB rebases again after that update (one pass)."""
+        if self._dom is None or (peer is not None and peer != self._dom):
+            return
+        self._explicit = dict(self._items())
+        self._dom, self._dom_routes = None, {}
 
     def subscribe(self, sink: RibSink) -> None:
         self._sinks.append(sink)
@@ -103,7 +144,16 @@ class LocRib:
             return self._by_nexthop[where]
         except KeyError:
             pass
-        if len(self._by_nexthop) >= self._cache_size:
+        if len(self._by_nexthop) >= self._cache_size and not self._storing:
+            # A best set read from the dominant map must resolve the same way every
+            # time: store them all before forgetting how (only with absurdly many
+            # next hops; storage stays explicit until refresh_nexthops).
+            self._storing = True
+            try:
+                self.will_change(None)
+            finally:
+                self._storing = False
+            self._pinned = True
             self._by_nexthop.clear()
             self._by_nexthop_complete = False
         res = self._by_nexthop[where] = self.resolver.resolve(path)
@@ -127,11 +177,13 @@ class LocRib:
 
     def refresh_nexthops(self) -> list[Change]:
         """Next-hop reachability changed: forget resolutions, recompute every prefix."""
+        self.will_change(None)  # old best sets, resolved the old way
         self._single.clear()
         self._infos.clear()
         self._by_nexthop.clear()
         self._by_nexthop_complete = True  # every path is resolved again just below
-        keys: set[int] = set(self.best)
+        self._pinned = False
+        keys: set[int] = set(self._explicit)
         for routes in self._sources.values():
             keys.update(routes)
         return self.update(None, keys, ())
@@ -156,112 +208,134 @@ class LocRib:
         announced: Iterable[int],
         withdrawn: Iterable[int],
     ) -> list[Change]:
-        """Re-run best path for these keys (after the source map changed); publish deltas."""
-        changes = self._recompute(announced) + self._recompute(withdrawn)
+        """Re-run best path for these keys after ``peer``'s map changed (None: after
+        resolutions changed); publish the deltas. Not for the dominant source's own
+        changes (see :meth:`will_change`)."""
+        if self._dom is not None and peer is not None and peer == self._dom:
+            raise RuntimeError(f"Loc-RIB: call will_change({peer.name!r}) before changing its routes")
+        changes = self._contest(announced)
+        changes += self._contest(withdrawn)
+        return self._publish(changes)
+
+    def update_uniform(
+        self,
+        peer: PeerInfo,
+        keys: Sequence[int],
+        path: PathRef | None,
+        olds: Sequence[PathRef | None],
+    ) -> list[Change]:
+        """Like ``update`` after every key of ``peer``'s map was set to ``path`` (None:
+        removed); ``olds[i]``: the path ``keys[i]`` had in that map before (None: none).
+        An announced key listed twice counts once (its first old path); withdrawn keys
+        must be distinct (they come from popping a map)."""
+        if path is not None and len(set(keys)) != len(keys):
+            first: dict[int, PathRef | None] = {}
+            for key, old_path in zip(keys, olds, strict=True):
+                first.setdefault(key, old_path)
+            keys, olds = list(first), list(first.values())
+        return self.update_pairs(peer, keys, [path] * len(keys), olds)
+
+    def update_pairs(
+        self,
+        peer: PeerInfo,
+        keys: Sequence[int],
+        paths: Sequence[PathRef | None],
+        olds: Sequence[PathRef | None],
+    ) -> list[Change]:
+        """Like ``update`` after ``peer``'s map got ``keys[i] -> paths[i]`` (None: removed)
+        in this order; ``olds[i]`` is what ``keys[i]`` had just before that step. For
+        the dominant source a key nobody else holds needs no lookup at all."""
+        if self._dom is None or peer != self._dom:
+            return self._publish(self._contest(keys))
+        single = self._single_set
+        explicit = self._explicit
+        contested: list[int] = []
+        changes: list[Change] = []
+        append = changes.append
+        last_new_path: PathRef | None = None
+        last_old_path: PathRef | None = None
+        new: BestSet | None = None
+        old: BestSet | None = None
+        for key, path, old_path in zip(keys, paths, olds, strict=True):
+            if path is old_path:
+                continue
+            if key in explicit:
+                contested.append(key)
+                continue
+            if path is not last_new_path:
+                last_new_path = path
+                new = None if path is None else single(path)
+            if old_path is not last_old_path:
+                last_old_path = old_path
+                old = None if old_path is None else single(old_path)
+            if old is not new:
+                append((key, old, new))
+        if contested:
+            changes += self._contest(contested)
+        return self._publish(changes)
+
+    def _publish(self, changes: list[Change]) -> list[Change]:
         if changes:
+            count = self._count
+            for _key, old, new in changes:
+                if old is None:
+                    count += 1
+                elif new is None:
+                    count -= 1
+            self._count = count
             for sink in self._sinks:
                 sink.notify(changes)
+        self._maybe_rebase()
         return changes
 
-    def _sole_source(self, peer: PeerInfo) -> bool:
-        """Whether ``peer`` is attached and no other source holds routes (then a key's
-        best set is just its path's, with no decision to make)."""
-        return peer in self._sources and not any(
-            routes for other, routes in self._sources.items() if other is not peer)
-
-    def update_uniform(self, peer: PeerInfo, keys: Sequence[int], path: PathRef | None) -> list[Change]:
-        """Like ``update`` when every key of ``peer``'s source now maps to ``path``
-        (None: removed). When no other source holds routes this runs at C speed;
-        otherwise it is ``update``."""
-        if not self._sole_source(peer):
-            return self.update(peer, keys, ())
-        new = None if path is None else self._single_set(path)
-        best = self.best
-        changes: list[Change]
-        if new is None:
-            pop = best.pop
-            olds = [pop(k, None) for k in keys]
-            changes = [(k, o, None) for k, o in zip(keys, olds, strict=True) if o is not None]
-        else:
-            fresh = dict.fromkeys(keys, new)
-            if len(fresh) != len(keys):  # a key listed twice: report it once
-                keys = list(fresh)
-            olds = list(map(best.get, keys))
-            best.update(fresh)
-            changes = [(k, o, new) for k, o in zip(keys, olds, strict=True) if o is not new]
-        if changes:
-            for sink in self._sinks:
-                sink.notify(changes)
-        return changes
-
-    def update_pairs(self, peer: PeerInfo, keys: Sequence[int], paths: Sequence[PathRef]) -> list[Change]:
-        """Like ``update`` after ``peer``'s source got ``keys[i] -> paths[i]`` (in this order);
-        when no other source holds routes each key's best set is its path's, no lookup."""
-        if not self._sole_source(peer):
-            return self.update(peer, keys, ())
-        best = self.best
-        get = best.get
+    def _contest(self, keys: Iterable[int]) -> list[Change]:
+        """Recompute keys against every source; keys another source than the dominant
+        one holds keep an entry, the others go back to reading the dominant map."""
+        dom = self._dom
+        dom_routes = self._dom_routes
+        explicit = self._explicit
+        everyone = [routes for routes in self._sources.values() if routes]
+        others = [routes for p, routes in self._sources.items() if routes and (dom is None or p != dom)]
         single = self._single_set
         changes: list[Change] = []
         append = changes.append
-        last_path: PathRef | None = None
-        new: BestSet | None = None
-        for key, path in zip(keys, paths, strict=True):
-            if path is not last_path:
-                last_path, new = path, single(path)
-            old = get(key)
-            if old is new:
-                continue
-            if new is None:
-                if old is None:
-                    continue
-                del best[key]
-            else:
-                best[key] = new
-            append((key, old, new))
-        if changes:
-            for sink in self._sinks:
-                sink.notify(changes)
-        return changes
-
-    def _recompute(self, keys: Iterable[int]) -> list[Change]:
-        best = self.best
-        changes: list[Change] = []
-        append = changes.append
-        sources = [routes for routes in self._sources.values() if routes]
-        if len(sources) <= 1:
-            routes = sources[0] if sources else {}
-            last_path: PathRef | None = None
-            last_set: BestSet | None = None
-            for k in keys:
-                path = routes.get(k)
-                if path is None:
-                    new = None
-                elif path is last_path:
-                    new = last_set
-                else:
-                    new = last_set = self._single_set(path)
-                    last_path = path
-                old = best.get(k)
-                if old is new:
-                    continue
-                if new is None:
-                    del best[k]
-                else:
-                    best[k] = new
-                append((k, old, new))
-            return changes
         for k in keys:
-            new = self._decide_key(k, sources)
-            old = best.get(k)
+            if k in explicit:
+                old = explicit[k]
+            else:
+                held = dom_routes.get(k)
+                old = None if held is None else single(held)
+            if any(k in routes for routes in others):
+                new = explicit[k] = self._decide_key(k, everyone)
+            else:
+                explicit.pop(k, None)
+                held = dom_routes.get(k)
+                new = None if held is None else single(held)
             if old is new or old == new:
                 continue
-            if new is None:
-                del best[k]
-            else:
-                best[k] = new
             append((k, old, new))
         return changes
+
+    def _maybe_rebase(self) -> None:
+        """Make the biggest source dominant once it clearly outgrew the current one."""
+        sources = self._sources
+        if self._dom is not None and self._dom not in sources:
+            self.will_change(None)
+        if not sources or self._pinned:
+            return
+        big = max(sources, key=lambda p: len(sources[p]))
+        if big == self._dom or len(sources[big]) <= 2 * len(self._dom_routes) + self._rebase_min:
+            return
+        current = self.get
+        explicit: dict[int, BestSet | None] = {}
+        for p, routes in sources.items():
+            if p == big:
+                continue
+            for k in routes:
+                if k not in explicit:
+                    explicit[k] = current(k)
+        self._explicit = explicit
+        self._dom, self._dom_routes = big, sources[big]
 
     def _info(self, path: PathRef) -> tuple[bestpath.Rank, Resolution | None]:
         infos = self._infos
@@ -301,6 +375,20 @@ class LocRib:
             return self._single_set(chosen[0][0])
         return self._sets.intern(chosen)
 
+    def _items(self) -> Iterator[tuple[int, BestSet]]:
+        """(key, best set) for every key with a usable path."""
+        explicit = self._explicit
+        single = self._single_set
+        for k, p in self._dom_routes.items():
+            if k in explicit:
+                continue
+            found = single(p)
+            if found is not None:
+                yield k, found
+        for k, s in explicit.items():
+            if s is not None:
+                yield k, s
+
     # --- queries --------------------------------------------------------------------
 
     def candidates(self, key: int) -> list[PathRef]:
@@ -312,15 +400,84 @@ class LocRib:
         return bestpath.explain((p, self.resolution(p)) for p in self.candidates(key))
 
     def get(self, key: int) -> BestSet | None:
-        return self.best.get(key)
+        explicit = self._explicit
+        if key in explicit:
+            return explicit[key]
+        held = self._dom_routes.get(key)
+        return None if held is None else self._single_set(held)
 
     def winner(self, key: int) -> PathRef | None:
         """The best path (first of an ECMP group), or None."""
-        found = self.best.get(key)
+        found = self.get(key)
         return found[0][0] if found else None
 
     def __len__(self) -> int:
-        return len(self.best)
+        return self._count
 
     def distinct_best_sets(self) -> int:
-        return len({id(s) for s in self.best.values()})
+        """How many different best sets the table holds (equal sets count once)."""
+        return len({s for _k, s in self._items()})
+
+    @property
+    def dominant(self) -> PeerInfo | None:
+        """The source whose prefixes cost the Loc-RIB nothing (the biggest one)."""
+        return self._dom
+
+    def stored(self) -> int:
+        """Keys with an entry of their own (held by more than one source, or by a
+        source that is not the dominant one)."""
+        return len(self._explicit)
+
+
+class BestView(Mapping[int, BestSet]):
+    """The Loc-RIB's best sets as a read-only mapping (computed on access)."""
+
+    __slots__ = ("_rib",)
+
+    def __init__(self, rib: LocRib) -> None:
+        self._rib = rib
+
+    def __getitem__(self, key: int) -> BestSet:
+        found = self._rib.get(key)
+        if found is None:
+            raise KeyError(key)
+        return found
+
+    def get(self, key: int, default: BestSet | None = None) -> BestSet | None:  # type: ignore[override]
+        found = self._rib.get(key)
+        return default if found is None else found
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, int) and self._rib.get(key) is not None
+
+    def __len__(self) -> int:
+        return len(self._rib)
+
+    def __iter__(self) -> Iterator[int]:
+        return (k for k, _s in self._rib._items())
+
+    def items(self) -> ItemsView[int, BestSet]:
+        return _Items(self)
+
+    def values(self) -> ValuesView[BestSet]:
+        return _Values(self)
+
+
+class _Items(ItemsView[int, BestSet]):
+    """``best.items()`` in one pass (the generic view would look every key up again)."""
+
+    def __init__(self, view: BestView) -> None:
+        super().__init__(view)
+        self._view = view
+
+    def __iter__(self) -> Iterator[tuple[int, BestSet]]:
+        return self._view._rib._items()
+
+
+class _Values(ValuesView[BestSet]):
+    def __init__(self, view: BestView) -> None:
+        super().__init__(view)
+        self._view = view
+
+    def __iter__(self) -> Iterator[BestSet]:
+        return (s for _k, s in self._view._rib._items())

@@ -11,13 +11,19 @@ Every other attribute of an UPDATE is decoded into ONE immutable, hashable
 raw bytes of the block to the object, so a million prefixes sharing a hundred
 attribute sets make a hundred objects. ``wire`` keeps the bytes (minus anything
 discarded) so encode(decode(b)) == b.
+
+With a path per prefix (a full table of one-prefix UPDATEs) every prefix has its own
+attribute set, so the object is kept small: the AS path is one canonical bytes object
+(a received four-octet AS_PATH value as it is; ``as_path`` decodes it on access) and the
+rarely present attributes share one tuple slot. About 205 bytes per plain set (object,
+AS path, wire bytes) instead of about 470.
 """
 
 from __future__ import annotations
 
 import struct
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import FrozenInstanceError, dataclass
 from ipaddress import IPv4Address
 from typing import Any
 
@@ -318,7 +324,145 @@ def path_length(path: AsPath) -> int:
     return n
 
 
-@dataclass(frozen=True, slots=True)
+# The AS path of an attribute set is kept as one canonical bytes object (``_asp``), not as
+# tuples (a tuple of tuples of ints is four or more objects per path; with a path per prefix
+# that was most of an attribute set's memory). Per segment: type (1 byte), ASN count
+# (1 byte), the ASNs as 4-byte big-endian numbers; i.e. a four-octet AS_PATH value, so a
+# received one is used as it is. A segment of 0 or more than 255 ASNs (only a hand-built
+# path has one: the wire splits long segments) is written with count byte 0 and the real
+# count in 4 more bytes. Every AsPath tuple thus has exactly one encoding, and equal bytes
+# mean equal paths, so equality and hashing use the bytes.
+
+_PACK4 = [struct.Struct(f"!{c}I").pack for c in range(256)]
+
+
+def _canon_as_path(path: AsPath) -> bytes:
+    """AsPath tuple -> canonical bytes. ValueError for a segment type outside 0..255 or an
+    ASN outside 0..2**32-1 (neither can be sent)."""
+    try:
+        if len(path) == 1:  # the common case, without the join
+            stype, asns = path[0]
+            count = len(asns)
+            if 0 < count < 256:
+                return bytes((stype, count)) + _PACK4[count](*asns)
+        out = bytearray()
+        for stype, asns in path:
+            count = len(asns)
+            if 0 < count < 256:
+                out += bytes((stype, count))
+            else:
+                out += bytes((stype, 0)) + count.to_bytes(4, "big")
+            out += struct.pack(f"!{count}I", *asns)
+        return bytes(out)
+    except (struct.error, ValueError, OverflowError) as exc:
+        raise ValueError(f"AS path {path!r}: segment types must be 0..255 and ASNs "
+                         f"0..4294967295 ({exc})") from None
+
+
+def _segments(asp: bytes) -> list[tuple[int, int, int]]:
+    """Canonical bytes -> [(segment type, ASN count, offset of the first ASN)]."""
+    out: list[tuple[int, int, int]] = []
+    i, n = 0, len(asp)
+    while i < n:
+        stype, count = asp[i], asp[i + 1]
+        i += 2
+        if count == 0:
+            count = int.from_bytes(asp[i : i + 4], "big")
+            i += 4
+        out.append((stype, count, i))
+        i += 4 * count
+    return out
+
+
+def _as_path_of(asp: bytes) -> AsPath:
+    """Canonical bytes -> AsPath tuple (the inverse of :func:`_canon_as_path`)."""
+    n = len(asp)
+    if n > 2 and n == 2 + 4 * asp[1]:  # one segment (count >= 1): the common case
+        return ((asp[0], _ASN4[asp[1]](asp, 2)),)
+    return tuple((stype, _ASN4[count](asp, at) if count < 256
+                  else struct.unpack_from(f"!{count}I", asp, at))
+                 for stype, count, at in _segments(asp))
+
+
+#: Shared int objects for neighbour ASNs, MEDs and LOCAL_PREFs decoded on the fast path: the
+#: AS path no longer holds the neighbour AS as an int, and a fresh int per attribute set costs
+#: 28-32 bytes, while the values are few (the peers' ASNs, a handful of MEDs). Bounded.
+_INTS: dict[int, int] = {}
+INTS_MAX = 65_536
+
+
+def _shared_int(value: int) -> int:
+    got = _INTS.get(value)
+    if got is None:
+        if len(_INTS) >= INTS_MAX:
+            _INTS.clear()
+        _INTS[value] = got = value
+    return got
+
+
+def _length_and_neighbor(asp: bytes) -> tuple[int, int | None]:
+    """(RFC 4271 §9.1.2.2 path length, first AS of the first non-empty AS_SEQUENCE)."""
+    n = len(asp)
+    if n > 2 and n == 2 + 4 * asp[1]:  # one segment (count >= 1): the common case
+        if asp[0] == AS_SEQUENCE:
+            return asp[1], _shared_int(int.from_bytes(asp[2:6], "big"))
+        return (1 if asp[0] == AS_SET else 0), None
+    length = 0
+    neighbor: int | None = None
+    for stype, count, at in _segments(asp):
+        if stype == AS_SEQUENCE:
+            length += count
+            if neighbor is None and count:
+                neighbor = _shared_int(int.from_bytes(asp[at : at + 4], "big"))
+        elif stype == AS_SET:
+            length += 1
+    return length, neighbor
+
+
+def _scan_as_path4(value: bytes) -> tuple[int, int | None] | None:
+    """A received four-octet AS_PATH value, checked as :func:`decode_as_path` checks it:
+    (path length, neighbour AS), or None where that would raise AttrError. A valid value is
+    already in canonical form (no segment on the wire has 0 or more than 255 ASNs)."""
+    n = len(value)
+    if n > 2 and n == 2 + 4 * value[1]:  # one segment (count >= 1): the common case
+        stype = value[0]
+        if stype == AS_SEQUENCE:
+            return value[1], _shared_int(int.from_bytes(value[2:6], "big"))
+        if stype == AS_SET:
+            return 1, None
+        return (0, None) if stype in SEGMENT_NAMES else None
+    length = 0
+    neighbor: int | None = None
+    i = 0
+    while i < n:
+        if i + 2 > n:
+            return None
+        stype, count = value[i], value[i + 1]
+        if count == 0 or stype not in SEGMENT_NAMES:
+            return None
+        j = i + 2 + 4 * count
+        if j > n:
+            return None
+        if stype == AS_SEQUENCE:
+            length += count
+            if neighbor is None:
+                neighbor = _shared_int(int.from_bytes(value[i + 2 : i + 6], "big"))
+        elif stype == AS_SET:
+            length += 1
+        i = j
+    return length, neighbor
+
+
+#: The rarely present fields, in this order, live in one tuple (``_extra``); attribute sets
+#: without any share the one constant ``_NO_EXTRA``.
+_EXTRA_FIELDS = ("communities", "large_communities", "ext_communities", "originator_id",
+                 "cluster_list", "atomic_aggregate", "aggregator", "unknown")
+_NO_EXTRA: tuple[Any, ...] = ((), (), (), None, (), False, None, ())
+
+_FIELDS = ("origin", "as_path", "med", "local_pref", *_EXTRA_FIELDS)
+_REPR_FIELDS = (*_FIELDS, "as_path_len", "neighbor_as")
+
+
 class PathAttributes:
     """One attribute set (everything but NEXT_HOP/MP_REACH/MP_UNREACH), immutable.
 
@@ -326,51 +470,120 @@ class PathAttributes:
     unrecognised optional attributes as ``(flags, type, value)``. ``wire``
     is the attribute bytes as received (or as built) for a session with
     ``wire_as4`` four-octet ASNs; it does not take part in equality.
+
+    Built like the frozen dataclass it was (same fields, order and defaults) and
+    compared, hashed, printed and replaced the same way, but stored compactly:
+    the AS path as canonical bytes (``as_path`` decodes it on access), the rarely
+    present fields in one shared tuple behind read-only properties.
     """
 
-    origin: int = 0
-    as_path: AsPath = ()
-    med: int | None = None
-    local_pref: int | None = None
-    communities: tuple[int, ...] = ()
-    large_communities: tuple[tuple[int, int, int], ...] = ()
-    ext_communities: tuple[int, ...] = ()
-    originator_id: IPv4Address | None = None
-    cluster_list: tuple[IPv4Address, ...] = ()
-    atomic_aggregate: bool = False
-    aggregator: tuple[int, IPv4Address] | None = None
-    unknown: tuple[tuple[int, int, bytes], ...] = ()
-    as_path_len: int = field(init=False, compare=False)
-    neighbor_as: int | None = field(init=False, compare=False)
-    wire: bytes | None = field(default=None, compare=False, repr=False)
-    wire_as4: bool = field(default=True, compare=False, repr=False)
-    _hash: int = field(init=False, compare=False, repr=False)
+    __slots__ = ("_asp", "_extra", "_hx", "as_path_len", "local_pref", "med", "neighbor_as",
+                 "origin", "wire", "wire_as4")
+    __match_args__ = ("origin", "as_path", "med", "local_pref", "communities", "large_communities",
+                      "ext_communities", "originator_id", "cluster_list", "atomic_aggregate",
+                      "aggregator", "unknown", "wire", "wire_as4")
 
-    def __post_init__(self) -> None:
-        compared = (self.origin, self.as_path, self.med, self.local_pref, self.communities,
-                    self.large_communities, self.ext_communities, self.originator_id,
-                    self.cluster_list, self.atomic_aggregate, self.aggregator, self.unknown)
-        length, neighbor, hashed = _derived(compared)
-        object.__setattr__(self, "as_path_len", length)
-        object.__setattr__(self, "neighbor_as", neighbor)
-        object.__setattr__(self, "_hash", hashed)
+    origin: int
+    med: int | None
+    local_pref: int | None
+    as_path_len: int
+    neighbor_as: int | None
+    wire: bytes | None
+    wire_as4: bool
+    #: the AS path, canonical bytes
+    _asp: bytes
+    #: the ``_EXTRA_FIELDS`` values, or the shared ``_NO_EXTRA``
+    _extra: tuple[Any, ...]
+    #: the hash of the fields other than the AS path (its low 8 bits when there are no
+    #: extras: a small int is a shared object, a full hash would be 36 bytes per set)
+    _hx: int
 
-    def __hash__(self) -> int:
-        return self._hash
+    def __init__(
+        self,
+        origin: int = 0,
+        as_path: AsPath = (),
+        med: int | None = None,
+        local_pref: int | None = None,
+        communities: tuple[int, ...] = (),
+        large_communities: tuple[tuple[int, int, int], ...] = (),
+        ext_communities: tuple[int, ...] = (),
+        originator_id: IPv4Address | None = None,
+        cluster_list: tuple[IPv4Address, ...] = (),
+        atomic_aggregate: bool = False,
+        aggregator: tuple[int, IPv4Address] | None = None,
+        unknown: tuple[tuple[int, int, bytes], ...] = (),
+        wire: bytes | None = None,
+        wire_as4: bool = True,
+    ) -> None:
+        asp = _canon_as_path(as_path)
+        length, neighbor = _length_and_neighbor(asp)
+        extra = (communities, large_communities, ext_communities, originator_id, cluster_list,
+                 atomic_aggregate, aggregator, unknown)
+        _fill(self, origin, asp, length, neighbor, med, local_pref,
+              _NO_EXTRA if extra == _NO_EXTRA else extra, wire, wire_as4)
 
     @classmethod
     def plain(cls, origin: int, as_path: AsPath, med: int | None, local_pref: int | None,
               wire: bytes, wire_as4: bool) -> PathAttributes:
-        """``PathAttributes(origin, as_path, med, local_pref, wire=..., wire_as4=...)``, built
-        without the frozen dataclass's per-field ``object.__setattr__`` calls (a full table
-        of one-prefix UPDATEs builds a million of these)."""
-        self = object.__new__(cls)
-        compared = (origin, as_path, med, local_pref, (), (), (), None, (), False, None, ())
-        length, neighbor, hashed = _derived(compared)
-        values = (*compared, length, neighbor, wire, wire_as4, hashed)
-        for put, value in zip(_SLOT_SETTERS, values, strict=True):
-            put(self, value)
-        return self
+        """``PathAttributes(origin, as_path, med, local_pref, wire=..., wire_as4=...)``."""
+        asp = _canon_as_path(as_path)
+        length, neighbor = _length_and_neighbor(asp)
+        return _plain(origin, asp, length, neighbor, med, local_pref, wire, wire_as4)
+
+    # The rarely present fields, read-only.
+    @property
+    def communities(self) -> tuple[int, ...]:
+        return self._extra[0]  # type: ignore[no-any-return]
+
+    @property
+    def large_communities(self) -> tuple[tuple[int, int, int], ...]:
+        return self._extra[1]  # type: ignore[no-any-return]
+
+    @property
+    def ext_communities(self) -> tuple[int, ...]:
+        return self._extra[2]  # type: ignore[no-any-return]
+
+    @property
+    def originator_id(self) -> IPv4Address | None:
+        return self._extra[3]  # type: ignore[no-any-return]
+
+    @property
+    def cluster_list(self) -> tuple[IPv4Address, ...]:
+        return self._extra[4]  # type: ignore[no-any-return]
+
+    @property
+    def atomic_aggregate(self) -> bool:
+        return self._extra[5]  # type: ignore[no-any-return]
+
+    @property
+    def aggregator(self) -> tuple[int, IPv4Address] | None:
+        return self._extra[6]  # type: ignore[no-any-return]
+
+    @property
+    def unknown(self) -> tuple[tuple[int, int, bytes], ...]:
+        return self._extra[7]  # type: ignore[no-any-return]
+
+    @property
+    def as_path(self) -> AsPath:
+        """``((segment type, (asn, ...)), ...)``, decoded on each access."""
+        return _as_path_of(self._asp)
+
+    @property
+    def as_path_bytes(self) -> bytes:
+        """The canonical AS path: per segment type, count, 4-byte ASNs (see ``_canon_as_path``)."""
+        return self._asp
+
+    def contains_asn(self, asn: int) -> bool:
+        """Whether ``asn`` is anywhere in the AS path (AS-loop detection, RFC 4271 §9.1.2).
+
+        Compares unpacked ints (never raw bytes), so a match cannot straddle a segment
+        header or two ASNs; a one-segment path is unpacked without building the AsPath.
+        """
+        asp = self._asp
+        n = len(asp)
+        if n > 2 and n == 2 + 4 * asp[1]:  # one segment (count >= 1): ASNs from offset 2
+            return asn in _ASN4[asp[1]](asp, 2)
+        return any(asn in asns for _t, asns in _as_path_of(asp))
 
     def replace(self, **changes: Any) -> PathAttributes:
         """A copy with some fields changed, re-encoded and interned."""
@@ -378,25 +591,76 @@ class PathAttributes:
         values.update(changes)
         return make_attributes(**values)
 
+    def __hash__(self) -> int:
+        # A bytes object caches its own hash, so no int object is kept per set (36 bytes);
+        # measured about 80 ns more per call than returning a stored hash, and the receive
+        # path hashes an attribute set about 3 times per UPDATE.
+        return hash(self._asp) ^ self._hx
 
-def _derived(compared: tuple[Any, ...]) -> tuple[int, int | None, int]:
-    """(AS path length, neighbour AS, hash) of an attribute set from its compared fields
-    (``as_path`` second). Hashed once: attribute sets are dict keys on every intern and
-    path lookup."""
-    as_path: AsPath = compared[1]
-    neighbor = next((asns[0] for stype, asns in as_path if stype == AS_SEQUENCE and asns), None)
-    return path_length(as_path), neighbor, hash(compared)
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, PathAttributes):
+            return NotImplemented
+        return (self._asp == other._asp and self.origin == other.origin
+                and self.med == other.med and self.local_pref == other.local_pref
+                and self._extra == other._extra)
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{name}={getattr(self, name)!r}" for name in _REPR_FIELDS)
+        return f"PathAttributes({inner})"
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise FrozenInstanceError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise FrozenInstanceError(f"cannot delete field {name!r}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (PathAttributes, (self.origin, self.as_path, self.med, self.local_pref,
+                                 *self._extra, self.wire, self.wire_as4))
 
 
-#: Member-descriptor setters of every slot, in the order ``PathAttributes.plain`` fills them.
-_SLOT_SETTERS = tuple(getattr(PathAttributes, name).__set__ for name in (
-    "origin", "as_path", "med", "local_pref", "communities", "large_communities", "ext_communities",
-    "originator_id", "cluster_list", "atomic_aggregate", "aggregator", "unknown", "as_path_len",
-    "neighbor_as", "wire", "wire_as4", "_hash"))
+def _setter(name: str) -> Callable[[PathAttributes, Any], None]:
+    return getattr(PathAttributes, name).__set__  # type: ignore[no-any-return]
 
-_FIELDS = ("origin", "as_path", "med", "local_pref", "communities", "large_communities",
-           "ext_communities", "originator_id", "cluster_list", "atomic_aggregate", "aggregator",
-           "unknown")
+
+# The slots' member-descriptor setters: instances are immutable (``__setattr__`` raises),
+# so they are filled through these, which is also the cheapest way to do it.
+_set_origin = _setter("origin")
+_set_asp = _setter("_asp")
+_set_len = _setter("as_path_len")
+_set_neighbor = _setter("neighbor_as")
+_set_med = _setter("med")
+_set_local_pref = _setter("local_pref")
+_set_extra = _setter("_extra")
+_set_wire = _setter("wire")
+_set_wire_as4 = _setter("wire_as4")
+_set_hx = _setter("_hx")
+_new = object.__new__
+
+
+def _fill(self: PathAttributes, origin: int, asp: bytes, length: int, neighbor: int | None,
+          med: int | None, local_pref: int | None, extra: tuple[Any, ...], wire: bytes | None,
+          wire_as4: bool) -> None:
+    """Set every slot; ``extra`` must be ``_NO_EXTRA`` when all its values are defaults."""
+    hx = hash((origin, med, local_pref, extra))
+    _set_origin(self, origin)
+    _set_asp(self, asp)
+    _set_len(self, length)
+    _set_neighbor(self, neighbor)
+    _set_med(self, med)
+    _set_local_pref(self, local_pref)
+    _set_extra(self, extra)
+    _set_wire(self, wire)
+    _set_wire_as4(self, wire_as4)
+    _set_hx(self, hx & 0xFF if extra is _NO_EXTRA else hx)
+
+
+def _plain(origin: int, asp: bytes, length: int, neighbor: int | None, med: int | None,
+           local_pref: int | None, wire: bytes, wire_as4: bool) -> PathAttributes:
+    """An attribute set without extras, from a canonical AS path and its derived values."""
+    self: PathAttributes = _new(PathAttributes)
+    _fill(self, origin, asp, length, neighbor, med, local_pref, _NO_EXTRA, wire, wire_as4)
+    return self
 
 
 # --------------------------------------------------------------------------- block codec
@@ -512,9 +776,12 @@ def _decode_plain(block: bytes, four: bool) -> PathAttributes | None:
     """The commonest block, quickly: ORIGIN and AS_PATH, optionally MED and LOCAL_PREF,
     each once, well-formed, right flags. None for anything else (the general decoder
     then runs and reports what it finds); for the blocks it accepts the result equals
-    :func:`_decode_block`'s."""
+    :func:`_decode_block`'s. A four-octet AS_PATH is checked but not unpacked: its value
+    is the canonical AS path bytes as it is."""
     origin: int | None = None
-    as_path: AsPath | None = None
+    asp: bytes | None = None
+    length = 0
+    neighbor: int | None = None
     med: int | None = None
     local_pref: int | None = None
     i, n = 0, len(block)
@@ -532,12 +799,20 @@ def _decode_plain(block: bytes, four: bool) -> PathAttributes | None:
             return None
         kind = flags & OPT_TRANS
         if code == AS_PATH:
-            if kind != WELL_KNOWN or as_path is not None:
+            if kind != WELL_KNOWN or asp is not None:
                 return None
-            try:
-                as_path = decode_as_path(block[v:e], 4 if four else 2)
-            except AttrError:
-                return None
+            asp = block[v:e]
+            if four:
+                scanned = _scan_as_path4(asp)
+                if scanned is None:
+                    return None
+                length, neighbor = scanned
+            else:  # two-octet ASNs: unpack and widen (rare)
+                try:
+                    asp = _canon_as_path(decode_as_path(asp, 2))
+                except AttrError:
+                    return None
+                length, neighbor = _length_and_neighbor(asp)
         elif code == ORIGIN:
             if kind != WELL_KNOWN or origin is not None or e - v != 1 or block[v] > 2:
                 return None
@@ -545,17 +820,17 @@ def _decode_plain(block: bytes, four: bool) -> PathAttributes | None:
         elif code == MED:
             if kind != OPT_NONTRANS or med is not None or e - v != 4:
                 return None
-            med = int.from_bytes(block[v:e], "big")
+            med = _shared_int(int.from_bytes(block[v:e], "big"))
         elif code == LOCAL_PREF:
             if kind != WELL_KNOWN or local_pref is not None or e - v != 4:
                 return None
-            local_pref = int.from_bytes(block[v:e], "big")
+            local_pref = _shared_int(int.from_bytes(block[v:e], "big"))
         else:
             return None
         i = e
-    if origin is None or as_path is None:
+    if origin is None or asp is None:
         return None
-    return PathAttributes.plain(origin, as_path, med, local_pref, bytes(block), four)
+    return _plain(origin, asp, length, neighbor, med, local_pref, bytes(block), four)
 
 
 def decode_attributes(block: bytes, ctx: Context) -> tuple[PathAttributes, tuple[Verdict, ...]]:
