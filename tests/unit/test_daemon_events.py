@@ -148,3 +148,8 @@ def test_a_lost_session_forgets_its_next_hops(tmp_path: Path) -> None:
     asyncio.run(lose())
     assert d.rib4.peer_resolutions(state.info) == []
     assert not d.rib4.best
+    # The next session sends the very same path: its next hop is the session's again
+    # (a cached best set must not hide it, or the next loss deletes routes one by one).
+    on_events(d, [received([A], 65001)])
+    assert len(d.rib4.peer_resolutions(state.info) or []) == 1
+    assert d._exclusive_nexthops(state) == {NextHop(IPv6Address("fe80::1"), "eth0")}

@@ -165,6 +165,11 @@ class LocRib:
         gone = [where for where in self._by_nexthop if where[1] is peer or where[1] == peer]
         for where in gone:
             del self._by_nexthop[where]
+        # The per-path caches would answer its next session's equal paths without
+        # resolving them again, so peer_resolutions would miss their next hops.
+        for cache in (self._single, self._infos):
+            for path in [p for p in cache if p.peer is peer or p.peer == peer]:
+                del cache[path]
 
     def peer_resolutions(self, peer: PeerInfo) -> list[Resolution | None] | None:
         """Where the next hops of ``peer``'s paths lead: every next hop any of its paths
