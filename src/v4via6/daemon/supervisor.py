@@ -15,12 +15,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
-import gc
 import logging
 import signal
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
 from pathlib import Path
@@ -36,6 +35,7 @@ from v4via6.daemon.export import nexthop_self, outgoing_attributes
 from v4via6.daemon.log import log, log_once
 from v4via6.daemon.notify import sd_notify
 from v4via6.daemon.peer import PeerRunner
+from v4via6.daemon.tuning import tune_gc, tune_malloc
 from v4via6.fib.backend import FibBackend, FibOp, OpKind
 from v4via6.fib.reconcile import plan
 from v4via6.model import NextHop
@@ -1034,9 +1034,9 @@ class Daemon:
         return None
 
 
-def _slices(runs: Sequence[tuple[OpKind, Any, list[int]]], size: int) -> list[list[tuple[OpKind, Any, list[int]]]]:
-    """Split FIB runs into pieces of at most ``size`` prefixes (long runs are cut)."""
-    out: list[list[tuple[OpKind, Any, list[int]]]] = []
+def _slices(runs: Sequence[tuple[OpKind, Any, list[int]]], size: int) -> Iterator[list[tuple[OpKind, Any, list[int]]]]:
+    """Split FIB runs into pieces of at most ``size`` prefixes (long runs are cut), one
+    piece at a time (a full table's worth of slices at once would be another copy of it)."""
     piece: list[tuple[OpKind, Any, list[int]]] = []
     room = size
     for kind, hops, keys in runs:
@@ -1047,11 +1047,10 @@ def _slices(runs: Sequence[tuple[OpKind, Any, list[int]]], size: int) -> list[li
             start += len(take)
             room -= len(take)
             if room == 0:
-                out.append(piece)
+                yield piece
                 piece, room = [], size
     if piece:
-        out.append(piece)
-    return out
+        yield piece
 
 
 def _identity(peer: BgpPeer) -> tuple[str | None, str | None]:
@@ -1100,26 +1099,12 @@ def setup_logging(level: int = logging.INFO) -> None:
     root.setLevel(level)
 
 
-#: Young-generation threshold of the cyclic GC in the daemon (CPython's default is 700).
-GC_YOUNG_THRESHOLD = 50_000
-
-
-def tune_gc() -> None:
-    """Fewer cyclic-GC passes: a full table allocates millions of small acyclic objects
-    (attribute tuples, paths), and with the default thresholds collecting them costs about
-    a quarter of the receive path. Reference counting frees them anyway; the GC only
-    has to find the rare cycles (asyncio internals), which it still does, less often.
-    Objects alive at start (imports, config) are moved out of its sight."""
-    gc.collect()
-    gc.freeze()
-    _young, middle, old = gc.get_threshold()
-    gc.set_threshold(GC_YOUNG_THRESHOLD, middle, old)
-
-
 def run_daemon(config_path: str, socket_path: str | None = None) -> int:
     """Entry point for ``v4via6 run``."""
     setup_logging()
     tune_gc()
+    if not tune_malloc():
+        log("malloc-defaults", level="info", reason="no glibc mallopt")
     daemon_holder: list[Daemon] = []
 
     async def main() -> int:
