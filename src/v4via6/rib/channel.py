@@ -156,6 +156,7 @@ class Channel:
         self._export_cache: dict[PathRef, PathRef | None] = {}
         self._pending: _Pending[PathRef] = _Pending()
         self._exporting = False
+        self._last_intake: tuple[object, object, PathRef | None] = (None, None, None)
         rib.attach(peer, self._accepted)
         rib.subscribe(self)
 
@@ -170,6 +171,14 @@ class Channel:
         return self._accepted is self.adj_in.routes
 
     def _intake(self, attrs: PathAttrs, nexthop: PathNextHop) -> PathRef:
+        last = self._last_intake
+        if attrs is last[0] and nexthop is last[1] and last[2] is not None:
+            return last[2]  # consecutive UPDATEs with one attribute set (attrs is never None)
+        path = self._intake_new(attrs, nexthop)
+        self._last_intake = (attrs, nexthop, path)
+        return path
+
+    def _intake_new(self, attrs: PathAttrs, nexthop: PathNextHop) -> PathRef:
         if self.peer.is_ebgp and attrs.local_pref is not None:
             # RFC 4271 §5.1.5: LOCAL_PREF from an external peer is ignored.
             attrs = self._replace(attrs, local_pref=None)

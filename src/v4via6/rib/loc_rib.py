@@ -47,6 +47,8 @@ CACHE_SIZE = 65_536
 #: current dominant one (hysteresis: two sources of similar size do not flip-flop).
 REBASE_MIN = 1024
 
+_UNSET = object()
+
 
 class RibSink(Protocol):
     """Something that follows Loc-RIB deltas (an export channel)."""
@@ -252,7 +254,10 @@ class LocRib:
         the dominant source a key nobody else holds needs no lookup at all."""
         if self._dom is None or peer != self._dom:
             return self._publish(self._contest(keys))
-        single = self._single_set
+        # A path's best set is ((path, resolution),); consecutive paths mostly share a
+        # next hop (one session), so the resolution is looked up when it changes only,
+        # and a path seen once (a table where every prefix has its own) is not cached.
+        resolution = self.resolution
         explicit = self._explicit
         contested: list[int] = []
         changes: list[Change] = []
@@ -261,6 +266,9 @@ class LocRib:
         last_old_path: PathRef | None = None
         new: BestSet | None = None
         old: BestSet | None = None
+        last_nh: object = _UNSET
+        last_peer: object = _UNSET
+        res: Resolution | None = None
         for key, path, old_path in zip(keys, paths, olds, strict=True):
             if path is old_path:
                 continue
@@ -269,10 +277,20 @@ class LocRib:
                 continue
             if path is not last_new_path:
                 last_new_path = path
-                new = None if path is None else single(path)
+                if path is None:
+                    new = None
+                else:
+                    if path.nexthop is not last_nh or path.peer is not last_peer:
+                        last_nh, last_peer, res = path.nexthop, path.peer, resolution(path)
+                    new = None if res is None else ((path, res),)
             if old_path is not last_old_path:
                 last_old_path = old_path
-                old = None if old_path is None else single(old_path)
+                if old_path is None:
+                    old = None
+                else:
+                    if old_path.nexthop is not last_nh or old_path.peer is not last_peer:
+                        last_nh, last_peer, res = old_path.nexthop, old_path.peer, resolution(old_path)
+                    old = None if res is None else ((old_path, res),)
             if old is not new:
                 append((key, old, new))
         if contested:
