@@ -153,3 +153,37 @@ def test_a_lost_session_forgets_its_next_hops(tmp_path: Path) -> None:
     on_events(d, [received([A], 65001)])
     assert len(d.rib4.peer_resolutions(state.info) or []) == 1
     assert d._exclusive_nexthops(state) == {NextHop(IPv6Address("fe80::1"), "eth0")}
+
+
+def test_installed_means_wanted_by_the_fib_and_not_failed(tmp_path: Path) -> None:
+    """No per-prefix "installed" set: a prefix is installed when the FIB channel wants it,
+    no static overrides it and its last kernel write did not fail."""
+    from ipaddress import IPv4Network
+
+    from v4via6.model import Hop, Route
+    from v4via6.rib.channel import FibChannel
+
+    d = daemon(tmp_path)
+    fib = d.fib
+    assert isinstance(fib, MemoryFib)
+    fib.interfaces.add("eth0")
+    # a foreign route holds B: our write for B fails (EEXIST), the others go in
+    fib.add_foreign(Route(IPv4Network("203.0.113.0/24"), (Hop(NextHop(IPv6Address("fe80::9"), "eth0")),)), 4)
+    d.fib_channel = FibChannel(d.rib4)
+    d.static_keys = {C}
+    (state,) = d.peers.values()
+    on_events(d, [received([A, B, C], 65001)])
+    assert d.fib_channel.pending == 3
+    asyncio.run(d._apply_runs(d.fib_channel.take_batch()))
+    assert d.fib_failed == {B}
+    assert [d._installed(k) for k in (A, B, C)] == [True, False, False]
+    assert d._installed_count() == 1
+    assert d._installed_from(state.info) == 1
+    assert d.status()["routes_installed"] == 1 and d.status()["fib_queue"] == 0
+    view = {r["prefix"]: r["installed"] for r in d.routes_view(None, None, "ipv4")["routes"]}
+    assert view == {"198.51.100.0/24": True, "203.0.113.0/24": False, "192.0.2.128/25": False}
+    # the foreign route goes away and B comes again via another next hop: written, installed
+    del fib._routes[next(k for k, kr in fib._routes.items() if not kr.own)]
+    on_events(d, [received([B], 65001, nh=NH2)])
+    asyncio.run(d._apply_runs(d.fib_channel.take_batch()))
+    assert d.fib_failed == set() and d._installed(B) and d._installed_count() == 2

@@ -823,6 +823,19 @@ class Daemon:
         return (fib is not None and key not in self.static_keys and key not in self.fib_failed
                 and fib.wants(key))
 
+    def _installed_from(self, info: PeerInfo) -> int:
+        """How many of the IPv4 routes in the kernel are ``info``'s best paths (one pass)."""
+        fib = self.fib_channel
+        if fib is None:
+            return 0
+        skip = self.fib_failed | self.static_keys
+        count = 0
+        for key, best in self.rib4.best.items():
+            src = best[0][0].peer
+            if (src is info or src == info) and key not in skip and fib.wants_best(key, best):
+                count += 1
+        return count
+
     def _installed_count(self) -> int:
         fib = self.fib_channel
         if fib is None:
@@ -842,10 +855,7 @@ class Daemon:
         neg = session.negotiated if runner.established else None
         up_since = runner.status.established_at
         ch4, ch6 = state.channels[AFI_IPV4], state.channels[AFI_IPV6]
-        installed = sum(
-            1 for key, best in self.rib4.best.items()
-            if best and best[0][0].peer == state.info and self._installed(key)
-        ) if runner.established else 0
+        installed = self._installed_from(state.info) if runner.established else 0
         installed6 = sum(
             1 for key, best in self.rib6.best.items()
             if best and best[0][0].peer == state.info and key in self.installed6

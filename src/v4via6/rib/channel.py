@@ -546,7 +546,11 @@ class FibChannel:
         """Whether the kernel should hold a route for ``key`` (best path, installable
         next hop, export policy allows it)."""
         best = self.rib.get(key)
-        if best is None or self.hops_for(best) is None:
+        return best is not None and self.wants_best(key, best)
+
+    def wants_best(self, key: int, best: BestSet) -> bool:
+        """:meth:`wants` when the key's best set is known already."""
+        if self.hops_for(best) is None:
             return False
         prefix = self.export_policy.prefix
         return prefix is None or prefix.matches(key, self.family)
