@@ -393,3 +393,43 @@ def test_listen_error_is_one_line() -> None:
         await first.close()
 
     run(body)
+
+
+class ChunkRecorder(Recorder):
+    def __init__(self) -> None:
+        super().__init__()
+        self.sizes: list[int] = []
+
+    def data_received(self, data: bytes) -> None:
+        self.sizes.append(len(data))
+        super().data_received(data)
+
+
+def test_reads_are_at_most_read_size_bytes() -> None:
+    """One read's UPDATEs are handled in one go: the read size bounds that work."""
+
+    async def body() -> None:
+        servers: list[ChunkRecorder] = []
+
+        def accept(conn: Connection) -> ChunkRecorder:
+            servers.append(ChunkRecorder())
+            return servers[-1]
+
+        lst = await started_listener(accept, limits=TransportLimits(read_size=4096))
+        client = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+        client.setblocking(False)
+        try:
+            await asyncio.get_running_loop().sock_connect(client, ("::1", lst.port))
+            await until(lambda: bool(servers), what="accept")
+            payload = bytes(range(256)) * 256  # 64 KiB
+            await asyncio.get_running_loop().sock_sendall(client, payload)
+            await until(lambda: len(servers[0].data) == len(payload), what="all bytes")
+            assert bytes(servers[0].data) == payload
+            assert max(servers[0].sizes) <= 4096 and len(servers[0].sizes) >= 16
+        finally:
+            client.close()
+            await lst.close()
+
+    run(body)
+    with pytest.raises(ValueError, match="read_size"):
+        TransportLimits(read_size=100)
