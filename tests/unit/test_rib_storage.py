@@ -40,6 +40,13 @@ def kernel_of(fib: FibChannel, state: dict[int, tuple[Hop, ...]]) -> dict[int, t
     return state
 
 
+def two_peers(rebase_min: int = REBASE_MIN) -> tuple[LocRib, FibChannel, Channel, Channel]:
+    """A Loc-RIB with a FIB channel and two peers' channels, a and b."""
+    rib = LocRib(rebase_min=rebase_min)
+    fib = FibChannel(rib)
+    return rib, fib, Channel(rib, peer("a", 1)), Channel(rib, peer("b", 2))
+
+
 def test_one_source_stores_nothing_per_prefix() -> None:
     rib = LocRib()
     fib = FibChannel(rib)
@@ -59,10 +66,7 @@ def test_one_source_stores_nothing_per_prefix() -> None:
 
 
 def test_a_second_source_stores_only_the_prefixes_it_holds() -> None:
-    rib = LocRib()
-    fib = FibChannel(rib)
-    a = Channel(rib, peer("a", 1))
-    b = Channel(rib, peer("b", 2))
+    rib, fib, a, b = two_peers()
     n = 3 * REBASE_MIN
     a.announce(keys(n), PlainAttrs.with_path(65001, 65010), LL1)
     kernel = kernel_of(fib, {})
@@ -87,10 +91,7 @@ def test_a_second_source_stores_only_the_prefixes_it_holds() -> None:
 
 
 def test_the_biggest_source_becomes_dominant() -> None:
-    rib = LocRib(rebase_min=10)
-    fib = FibChannel(rib)
-    a = Channel(rib, peer("a", 1))
-    b = Channel(rib, peer("b", 2))
+    rib, fib, a, b = two_peers(10)
     a.announce(keys(20), PlainAttrs.with_path(65001), LL1)
     assert rib.dominant == a.peer
     b.announce(keys(100, "203.0.113.0"), PlainAttrs.with_path(65002), LL2)
@@ -103,10 +104,7 @@ def test_the_biggest_source_becomes_dominant() -> None:
 
 
 def test_dominant_source_leaving_hands_over() -> None:
-    rib = LocRib(rebase_min=0)
-    fib = FibChannel(rib)
-    a = Channel(rib, peer("a", 1))
-    b = Channel(rib, peer("b", 2))
+    rib, fib, a, b = two_peers(0)
     a.announce(keys(50), PlainAttrs.with_path(65001), LL1)
     b.announce(keys(20), PlainAttrs.with_path(65002, 65003), LL2)
     kernel = kernel_of(fib, {})

@@ -269,6 +269,13 @@ class LocRib:
         last_nh: object = _UNSET
         last_peer: object = _UNSET
         res: Resolution | None = None
+
+        def set_of(path: PathRef) -> BestSet | None:
+            nonlocal last_nh, last_peer, res
+            if path.nexthop is not last_nh or path.peer is not last_peer:
+                last_nh, last_peer, res = path.nexthop, path.peer, resolution(path)
+            return None if res is None else ((path, res),)
+
         for key, path, old_path in zip(keys, paths, olds, strict=True):
             if path is old_path:
                 continue
@@ -277,20 +284,10 @@ class LocRib:
                 continue
             if path is not last_new_path:
                 last_new_path = path
-                if path is None:
-                    new = None
-                else:
-                    if path.nexthop is not last_nh or path.peer is not last_peer:
-                        last_nh, last_peer, res = path.nexthop, path.peer, resolution(path)
-                    new = None if res is None else ((path, res),)
+                new = None if path is None else set_of(path)
             if old_path is not last_old_path:
                 last_old_path = old_path
-                if old_path is None:
-                    old = None
-                else:
-                    if old_path.nexthop is not last_nh or old_path.peer is not last_peer:
-                        last_nh, last_peer, res = old_path.nexthop, old_path.peer, resolution(old_path)
-                    old = None if res is None else ((old_path, res),)
+                old = None if old_path is None else set_of(old_path)
             if old is not new:
                 append((key, old, new))
         if contested:
