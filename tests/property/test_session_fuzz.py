@@ -134,7 +134,7 @@ def check(b: Session, data_parts: list[bytes]) -> None:
         if down.notification_sent is not None:
             assert messages and messages[-1][0] == 3  # a NOTIFICATION went out last
         assert any(isinstance(e, ev.DisconnectRequested) for e in events)
-    for e in events:
+    for e in ev.expand_runs(events):
         if isinstance(e, ev.RoutesReceived | ev.RoutesWithdrawn):
             assert (e.afi, e.safi) in {(1, 1), (2, 1)}
             assert all(isinstance(k, int) and k >= 0 for k in e.keys)

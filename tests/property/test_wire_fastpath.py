@@ -2,7 +2,9 @@
 general decoder. Whenever it answers, the general path yields exactly one IPv4
 announcement with the same (interned) attributes, next hop and keys, and nothing
 else (no withdrawal, no RFC 7606 finding); on anything else it declines (None)
-and never raises."""
+and never raises. The run decoder (``decode_run``, a read's UPDATEs in one loop)
+answers exactly as ``decode_ipv4_via_ipv6`` does for each message, and stops at
+the first one that declines."""
 
 from __future__ import annotations
 
@@ -12,10 +14,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_wire_roundtrip import CTX, messages, nexthops6, path_attributes, prefix_keys
 
-from v4via6.bgp.wire import BgpNextHop, PathAttributes, Update, WireError, decode_message, encode
+from v4via6.bgp.wire import BgpNextHop, PathAttributes, Update, WireError, attributes, decode_message, encode
 from v4via6.bgp.wire.attributes import _decode_block, _decode_plain
 from v4via6.bgp.wire.context import Context
-from v4via6.bgp.wire.fastupdate import decode_ipv4_via_ipv6, fast_path_usable
+from v4via6.bgp.wire.fastupdate import decode_ipv4_via_ipv6, decode_run, fast_path_usable
 from v4via6.bgp.wire.mp import MpReach
 from v4via6.bgp.wire.prefixes import encode_prefixes
 
@@ -52,12 +54,39 @@ def check(raw: bytes, ctx: Context = CTX) -> None:
     assert fast[2] == slow[2]
 
 
+def check_run(raw: bytes, ctx: Context = CTX) -> None:
+    """``decode_run`` over two copies of a whole UPDATE and a cut-off third agrees with
+    ``decode_ipv4_via_ipv6``, both when the attribute set is new and when it is known."""
+    if raw[:16] != b"\xff" * 16 or raw[18] != 2 or int.from_bytes(raw[16:18], "big") != len(raw):
+        return  # not one whole UPDATE: the caller checks headers before either decoder
+    if len(raw) > ctx.max_len:
+        return
+    expected = decode_ipv4_via_ipv6(raw, ctx)
+    for known in (False, True, True):  # the second pass finds the next hop cached as well
+        if not known:
+            attributes._INTERN.clear()
+        out: list[tuple[tuple[int, ...], PathAttributes, BgpNextHop]] = []
+        stop, count = decode_run(raw + raw + raw[:23], 0, ctx, ctx.max_len, out)
+        if expected is None:
+            assert (stop, count, out) == (0, 0, [])
+            continue
+        assert stop == 2 * len(raw) and len(out) == 2 and count == 2 * len(expected[2])
+        assert out[0][1] is out[1][1]  # one object per attribute block
+        for keys, attrs, nh in out:
+            assert keys == expected[2] and nh == expected[1]
+            assert attrs == expected[0] and hash(attrs) == hash(expected[0])
+            assert attrs.wire == expected[0].wire and attrs.wire_as4 == expected[0].wire_as4
+            assert (attrs.as_path_len, attrs.neighbor_as) == (expected[0].as_path_len, expected[0].neighbor_as)
+            assert attrs.as_path == expected[0].as_path
+
+
 @SETTINGS
 @given(path_attributes(), st.lists(prefix_keys(32), min_size=1, max_size=40, unique=True), nexthops6)
 def test_valid_ipv4_via_ipv6_updates_take_the_fast_path(attrs: PathAttributes, keys: list[int],
                                                         nh: BgpNextHop) -> None:
     raw = encode(Update(attrs=attrs, mp_reach=MpReach(1, 1, nh, tuple(keys))), CTX)
     check(raw)
+    check_run(raw)
     simple = not (attrs.communities or attrs.large_communities or attrs.ext_communities
                   or attrs.originator_id or attrs.cluster_list or attrs.atomic_aggregate
                   or attrs.aggregator or attrs.unknown)
@@ -72,6 +101,8 @@ def test_any_message_fast_path_agrees(msg: object) -> None:
     if raw[18] == 2:
         check(raw)
         check(raw, TWO_OCTET)
+        check_run(raw)
+        check_run(raw, TWO_OCTET)
 
 
 @SETTINGS
@@ -85,6 +116,8 @@ def test_mutated_updates_fast_path_agrees(attrs: PathAttributes, keys: list[int]
             raw[pos] = value
     check(bytes(raw))
     check(bytes(raw), TWO_OCTET)
+    check_run(bytes(raw))
+    check_run(bytes(raw), TWO_OCTET)
 
 
 @SETTINGS
@@ -128,9 +161,11 @@ def test_fast_path_declines_what_it_does_not_cover() -> None:
         "bad ORIGIN value": update(b"\x40\x01\x01\x07" + attrs[4:] + mp_attr(mp + nlri)),
         "MP flags": update(attrs + b"\x40\x0e" + bytes((len(mp + nlri),)) + mp + nlri),
     }
+    check_run(ok)
     for what, raw in declined.items():
         assert decode_ipv4_via_ipv6(raw, CTX) is None, what
         check(raw)
+        check_run(raw)
     assert not fast_path_usable(Context())  # no extended next hop negotiated
     assert not fast_path_usable(Context(extended_nexthop=frozenset({(1, 1, 2)}),
                                         add_path_rx=frozenset({(1, 1)})))

@@ -28,6 +28,7 @@ from v4via6.bgp.wire import (
     encode,
     format_key,
 )
+from v4via6.bgp.wire.fastupdate import decode_ipv4_via_ipv6, decode_run
 from v4via6.cli.main import cli
 
 SHARED = Path(__file__).parents[2].parent / "shared"
@@ -212,3 +213,35 @@ def test_every_single_byte_mutation_is_handled(entry: dict[str, Any]) -> None:
             with contextlib.suppress(WireError):
                 decode_message(mutated, PERMISSIVE)
             explain(mutated, PERMISSIVE)
+            if mutated[18] == 2 and int.from_bytes(mutated[16:18], "big") == len(mutated):
+                out: list[Any] = []
+                stop, _count = decode_run(mutated, 0, PERMISSIVE, PERMISSIVE.max_len, out)
+                fast = decode_ipv4_via_ipv6(mutated, PERMISSIVE) if mutated[:16] == b"\xff" * 16 else None
+                assert (stop, out) == ((len(mutated), [(fast[2], fast[0], fast[1])]) if fast else (0, []))
+
+
+@pytest.mark.parametrize("pcap", PCAPS, ids=[p.name for p in PCAPS])
+def test_run_decoder_agrees_with_the_message_decoder_on_real_streams(pcap: Path) -> None:
+    """Each direction's UPDATEs as one byte stream: ``decode_run`` yields, in order, what
+    ``decode_ipv4_via_ipv6`` makes of each message, and stops exactly where it declines."""
+    streams: dict[tuple[str, str], list[bytes]] = {}
+    for m in read_bgp_messages(pcap):
+        if m.data[18] == 2:
+            streams.setdefault((m.src, m.dst), []).append(m.data)
+    assert streams
+    for msgs in streams.values():
+        data = b"".join(msgs)
+        expected = [decode_ipv4_via_ipv6(raw, PERMISSIVE) for raw in msgs]
+        got: list[Any] = []
+        at, index = 0, 0
+        while index < len(msgs):
+            out: list[Any] = []
+            at, _count = decode_run(data, at, PERMISSIVE, PERMISSIVE.max_len, out)
+            got.extend((attrs, nh, keys) for keys, attrs, nh in out)
+            index += len(out)
+            if index < len(msgs):
+                assert expected[index] is None, f"stopped at message {index}, which the fast path takes"
+                got.append(None)
+                at += len(msgs[index])
+                index += 1
+        assert got == expected

@@ -97,10 +97,15 @@ class Pair:
             self.pump()
 
     def of(self, s: Session, kind: type[ev.Event]) -> list[ev.Event]:
-        return [e for e in self.events[s] if isinstance(e, kind)]
+        return [e for e in ev.expand_runs(self.events[s]) if isinstance(e, kind)]
 
     def downs(self, s: Session) -> list[ev.SessionDown]:
         return [e for e in self.events[s] if isinstance(e, ev.SessionDown)]
+
+
+def routes(events: list[ev.Event]) -> list[ev.RoutesReceived]:
+    """The announcements among ``events`` (a fast-path run counts as its UPDATEs)."""
+    return [e for e in ev.expand_runs(events) if isinstance(e, ev.RoutesReceived)]
 
 
 def established_pair(a: SessionConfig | None = None, b: SessionConfig | None = None) -> Pair:
@@ -185,7 +190,7 @@ def test_extended_nexthop_offered_by_one_side_only_is_not_enabled() -> None:
     keys = (key_of("198.51.100.0/24"), key_of("203.0.113.0/24"))
     wire = b"".join(encode_updates([Announcement(1, 1, LL, ATTRS, keys)], ctx))
     events = p.b.receive_data(wire, 1.0)
-    assert not [e for e in events if isinstance(e, ev.RoutesReceived)]
+    assert not routes(events)
     (problem,) = [e for e in events if isinstance(e, ev.UpdateProblem)]
     assert problem.kind is ev.ProblemKind.NEXTHOP_NOT_NEGOTIATED
     assert set(problem.keys) == {key_of("198.51.100.0/24"), key_of("203.0.113.0/24")}
@@ -211,7 +216,7 @@ def test_two_octet_only_peer_and_as_trans() -> None:
     wire = p.a.data_to_send()
     assert (23456).to_bytes(2, "big") in wire and big.to_bytes(4, "big") in wire  # AS4_PATH
     events = p.b.receive_data(wire, 1.0)
-    (got,) = [e for e in events if isinstance(e, ev.RoutesReceived)]
+    (got,) = routes(events)
     assert got.attrs.as_path == ((2, (big, 64999)),)
 
 
@@ -403,7 +408,7 @@ def test_messages_before_a_bad_header_are_processed() -> None:
     p = established_pair()
     p.a.announce(1, 1, ATTRS, LL, [key_of("198.51.100.0/24")])
     events = p.b.receive_data(p.a.data_to_send() + b"\x00" * 19, 1)
-    assert [e for e in events if isinstance(e, ev.RoutesReceived)]
+    assert routes(events)
     assert notification_sent(events) == Notification(1, 1)
 
 
@@ -441,7 +446,7 @@ def test_partial_message_stays_buffered() -> None:
     wire = p.a.data_to_send()
     assert p.b.receive_data(wire[:30], 1) == []
     events = p.b.receive_data(wire[30:], 1)
-    assert [e for e in events if isinstance(e, ev.RoutesReceived)]
+    assert routes(events)
 
 
 def _update(attrs: bytes, nlri: bytes = b"\x18\xc6\x33\x64") -> bytes:
@@ -459,7 +464,7 @@ def test_rfc7606_treat_as_withdraw_keeps_session() -> None:
     bad_origin = b"\x40\x01\x01\x07"
     events = p.b.receive_data(_update(bad_origin + AS_PATH_1 + NEXT_HOP_V4), 1)
     assert p.b.established
-    assert not [e for e in events if isinstance(e, ev.RoutesReceived)]
+    assert not routes(events)
     (w,) = [e for e in events if isinstance(e, ev.RoutesWithdrawn)]
     assert w.keys == (key_of("198.51.100.0/24"),)
     (problem,) = [e for e in events if isinstance(e, ev.UpdateProblem)]
@@ -473,7 +478,7 @@ def test_rfc7606_attribute_discard_keeps_routes() -> None:
     bad_aggregator = b"\xc0\x07\x03\x00\x00\x01"
     events = p.b.receive_data(_update(ORIGIN_IGP + AS_PATH_1 + NEXT_HOP_V4 + bad_aggregator), 1)
     assert p.b.established
-    (got,) = [e for e in events if isinstance(e, ev.RoutesReceived)]
+    (got,) = routes(events)
     assert got.attrs.aggregator is None
     assert got.nexthop == BgpNextHop(IPv4Address("192.0.2.1"))
     (problem,) = [e for e in events if isinstance(e, ev.UpdateProblem)]
@@ -549,7 +554,7 @@ def test_extended_message_needs_both_sides() -> None:
     wire = p.a.data_to_send()
     assert max(int.from_bytes(wire[i + 16 : i + 18], "big") for i in _offsets(wire)) <= 4096
     events = p.b.receive_data(wire, 1)
-    assert sum(len(e.keys) for e in events if isinstance(e, ev.RoutesReceived)) == 5000
+    assert sum(len(e.keys) for e in routes(events)) == 5000
 
 
 def _offsets(wire: bytes) -> list[int]:
@@ -575,7 +580,7 @@ def test_extended_update_in_same_chunk_as_open() -> None:
     assert p.a.announce(1, 1, ATTRS, LL, keys) == 1  # one 12 KB UPDATE
     events = p.b.receive_data(p.a.data_to_send(), 0)
     assert p.b.established
-    assert sum(len(e.keys) for e in events if isinstance(e, ev.RoutesReceived)) == 3000
+    assert sum(len(e.keys) for e in routes(events)) == 3000
 
 
 def test_config_errors_are_one_line() -> None:
@@ -626,7 +631,7 @@ def test_rfc7606_afi_safi_disable_ignores_the_family_afterwards() -> None:
     assert (problem.afi, problem.safi) == (1, 1)
     p.a.announce(1, 1, ATTRS, LL, [key_of("198.51.100.0/24")])
     events = p.b.receive_data(p.a.data_to_send(), 2)
-    assert not [e for e in events if isinstance(e, ev.RoutesReceived)]
+    assert not routes(events)
 
 
 def test_routes_of_a_family_not_negotiated_are_ignored_and_reported() -> None:
@@ -638,7 +643,7 @@ def test_routes_of_a_family_not_negotiated_are_ignored_and_reported() -> None:
                                    ctx))
     events = p.b.receive_data(wire, 1)
     assert p.b.established
-    assert not [e for e in events if isinstance(e, ev.RoutesReceived)]
+    assert not routes(events)
     (problem,) = [e for e in events if isinstance(e, ev.UpdateProblem)]
     assert problem.kind is ev.ProblemKind.UNSUPPORTED_FAMILY
 
@@ -672,13 +677,13 @@ def test_route_refresh_for_unknown_family_is_ignored() -> None:
 def test_codec_failure_becomes_a_notification(monkeypatch: pytest.MonkeyPatch) -> None:
     import v4via6.bgp.session as session_mod
 
-    def broken(data: bytes, ctx: Context) -> None:
+    def broken(*_args: object) -> None:
         raise IndexError("index out of range")
 
     p = established_pair()
     p.a.announce(1, 1, ATTRS, LL, [key_of("198.51.100.0/24")])
     monkeypatch.setattr(session_mod, "decode_message", broken)
-    monkeypatch.setattr(session_mod, "decode_ipv4_via_ipv6", broken)  # a fast-path bug too
+    monkeypatch.setattr(session_mod, "decode_run", broken)  # a fast-path bug too
     events = p.b.receive_data(p.a.data_to_send(), 1)
     assert notification_sent(events) == Notification(3, 0)
     assert p.b.counters.internal_errors == 1

@@ -147,6 +147,31 @@ class RoutesReceived(_Described):
 
 
 @dataclass(frozen=True, slots=True)
+class RoutesReceivedRun(_Described):
+    """Consecutive UPDATEs of one family from one read, in order, each announcing
+    ``keys`` with one attribute set and next hop: ``items`` holds
+    ``(keys, attrs, nexthop)`` per UPDATE, the content of one :class:`RoutesReceived`.
+
+    The session's fast path reports a read's well-formed UPDATEs this way: one
+    object per read instead of one per UPDATE (a full table sent one prefix per
+    UPDATE is a million of them).
+    """
+
+    afi: int
+    safi: int
+    items: list[tuple[tuple[int, ...], PathAttributes, BgpNextHop]]
+
+    def as_events(self) -> list[RoutesReceived]:
+        """The same announcements as one :class:`RoutesReceived` per UPDATE."""
+        return [RoutesReceived(self.afi, self.safi, keys, attrs, nh) for keys, attrs, nh in self.items]
+
+    def describe(self) -> str:
+        count = sum(len(keys) for keys, _a, _n in self.items)
+        return (f"event=RoutesReceivedRun family={afi_safi_name(self.afi, self.safi)} "
+                f"updates={len(self.items)} count={count}")
+
+
+@dataclass(frozen=True, slots=True)
 class RoutesWithdrawn(_Described):
     """Prefixes withdrawn (explicitly, or by RFC 7606 treat-as-withdraw)."""
 
@@ -239,9 +264,21 @@ Event = (
     | SessionUp
     | SessionDown
     | RoutesReceived
+    | RoutesReceivedRun
     | RoutesWithdrawn
     | EndOfRib
     | RouteRefreshRequested
     | RefreshBoundary
     | UpdateProblem
 )
+
+
+def expand_runs(events: list[Event]) -> list[Event]:
+    """``events`` with each :class:`RoutesReceivedRun` replaced by its RoutesReceived events."""
+    out: list[Event] = []
+    for event in events:
+        if isinstance(event, RoutesReceivedRun):
+            out.extend(event.as_events())
+        else:
+            out.append(event)
+    return out

@@ -52,7 +52,7 @@ from v4via6.bgp.wire.context import (
 )
 from v4via6.bgp.wire.errors import Action as Rfc7606
 from v4via6.bgp.wire.errors import EncodeError, Verdict, WireError
-from v4via6.bgp.wire.fastupdate import decode_ipv4_via_ipv6, fast_path_usable
+from v4via6.bgp.wire.fastupdate import Announced, decode_run, fast_path_usable
 from v4via6.bgp.wire.framing import check_header
 from v4via6.bgp.wire.messages import (
     MESSAGE_NAMES,
@@ -516,20 +516,37 @@ class Session:
         Headers are checked one message at a time because the size limit
         changes once the OPENs are exchanged (RFC 8654 extended messages).
         In Established, the commonest UPDATE (IPv4 prefixes over an IPv6 next
-        hop, nothing wrong with it) takes the fast path: decoded by
-        :func:`decode_ipv4_via_ipv6` straight into a ``RoutesReceived`` event,
-        with the FSM's only action for it (restart the hold timer) done once
-        per read. Everything else goes through the FSM as before.
+        hop, nothing wrong with it) takes the fast path: consecutive ones are
+        decoded by :func:`decode_run` into one ``RoutesReceivedRun`` event, with
+        the FSM's only action for them (restart the hold timer) done once per
+        read. Everything else goes through the FSM as before.
         """
         buf = self._inbuf
-        i, n = 0, len(buf)
+        data = bytes(buf)  # one copy per read: messages are sliced from bytes, not a bytearray
+        i, n = 0, len(data)
         fast = self._fast_context()
         counters = self.counters
         events = self._events
         fast_updates = 0
         while n - i >= HEADER_LEN:
+            if fast is not None:
+                started = perf_counter_ns()
+                run: list[Announced] = []
+                try:
+                    i, received = decode_run(data, i, fast, fast.max_len, run)
+                except Exception:  # a fast-path bug: the general path decides
+                    run = []
+                if run:
+                    counters.update_decode_ns += perf_counter_ns() - started
+                    if not fast_updates:
+                        self._do(Action.RESTART_HOLD_TIMER, State.ESTABLISHED)
+                    fast_updates += len(run)
+                    events.append(ev.RoutesReceivedRun(AFI_IPV4, SAFI_UNICAST, run))
+                    counters.prefixes_received += received
+                    if n - i < HEADER_LEN:
+                        break
             try:
-                mtype, length = check_header(buf, i, self._ctx.max_len)
+                mtype, length = check_header(data, i, self._ctx.max_len)
             except WireError as exc:
                 del buf[:i]
                 self._fast_done(fast_updates)
@@ -539,23 +556,8 @@ class Session:
                 return
             if n - i < length:
                 break
-            raw = bytes(buf[i : i + length])
+            raw = data[i : i + length]
             i += length
-            if mtype == UPDATE and fast is not None:
-                started = perf_counter_ns()
-                try:
-                    got = decode_ipv4_via_ipv6(raw, fast)
-                except Exception:  # a fast-path bug: the general path decides
-                    got = None
-                if got is not None:
-                    counters.update_decode_ns += perf_counter_ns() - started
-                    if not fast_updates:
-                        self._do(Action.RESTART_HOLD_TIMER, State.ESTABLISHED)
-                    fast_updates += 1
-                    attrs, nexthop, keys = got
-                    counters.prefixes_received += len(keys)
-                    events.append(ev.RoutesReceived(AFI_IPV4, SAFI_UNICAST, keys, attrs, nexthop))
-                    continue
             self._fast_done(fast_updates)
             fast_updates = 0
             if not self._handle_message(mtype, raw):

@@ -437,17 +437,18 @@ class Daemon:
             multipath=peer.multipath,
         )
         imp, exp = self._policies(name, peer, kind)
-        ch4 = Channel(self.rib4, info, import_policy=imp, export_policy=exp)
-        ch6 = Channel(self.rib6, info, import_policy=imp, export_policy=exp)
+        # AS-loop detection (RFC 4271 §9.1.2): a path carrying our AS is a withdrawal
+        ch4 = Channel(self.rib4, info, import_policy=imp, export_policy=exp, reject_asn=self.bgp.asn)
+        ch6 = Channel(self.rib6, info, import_policy=imp, export_policy=exp, reject_asn=self.bgp.asn)
         self.peers[name] = PeerState(runner, info, ch4, ch6)
 
     def _on_events(self, runner: PeerRunner, events: list[ev.Event]) -> None:
         state = self.peers.get(runner.name)
         if state is None:
             return
-        run: list[ev.RoutesReceived] = []
+        run: list[ev.RoutesReceived | ev.RoutesReceivedRun] = []
         for event in events:
-            if isinstance(event, ev.RoutesReceived):
+            if isinstance(event, ev.RoutesReceivedRun | ev.RoutesReceived):
                 if run and (event.afi != run[0].afi or event.safi != run[0].safi):
                     self._guarded(state, self._announce_run, run)
                     run = []
@@ -468,28 +469,25 @@ class Daemon:
             kind = type(arg[0] if isinstance(arg, list) else arg).__name__
             log("internal-error", level="error", peer=state.runner.name, kind=kind, error=repr(exc))
 
-    def _announce_run(self, state: PeerState, run: list[ev.RoutesReceived]) -> None:
+    def _announce_run(self, state: PeerState, run: list[ev.RoutesReceived | ev.RoutesReceivedRun]) -> None:
         """Consecutive announcements of one family (one read's UPDATEs) into the RIB in one
-        call; a path carrying our own AS is a withdrawal, in order."""
+        call, in order (the channel treats a path carrying our own AS as a withdrawal)."""
         target = state.channels.get(run[0].afi)
         if target is None or run[0].safi != SAFI_UNICAST:
             return
+        if len(run) == 1 and isinstance(run[0], ev.RoutesReceivedRun):
+            target.announce_many(run[0].items)
+            return
         items: list[tuple[Sequence[int], PathAttributes, BgpNextHop]] = []
-
-        def flush() -> None:
-            if len(items) == 1:
-                target.announce(*items[0])
-            elif items:
-                target.announce_many(items)
-            items.clear()
-
         for event in run:
-            if self._loops(event.attrs):
-                flush()
-                target.withdraw(event.keys)
+            if isinstance(event, ev.RoutesReceivedRun):
+                items.extend(event.items)
             else:
                 items.append((event.keys, event.attrs, event.nexthop))
-        flush()
+        if len(items) == 1:
+            target.announce(*items[0])
+        else:
+            target.announce_many(items)
 
     def _handle_event(self, state: PeerState, event: ev.Event) -> None:
         name = state.runner.name
@@ -581,10 +579,6 @@ class Daemon:
             found.difference_update(route.nexthops)
         return found
 
-    def _loops(self, attrs: PathAttributes) -> bool:
-        assert self.bgp is not None
-        return attrs.contains_asn(self.bgp.asn)
-
     def _session_up(self, state: PeerState, event: ev.SessionUp) -> None:
         neg = event.negotiated
         runner = state.runner
@@ -633,7 +627,8 @@ class Daemon:
         for afi, ch in list(state.channels.items()):
             rib = ch.rib
             ch.close()
-            state.channels[afi] = Channel(rib, info, import_policy=ch.import_policy, export_policy=ch.export_policy)
+            state.channels[afi] = Channel(rib, info, import_policy=ch.import_policy,
+                                          export_policy=ch.export_policy, reject_asn=ch.reject_asn)
         state.info = info
 
     # --- moving routes ----------------------------------------------------------------

@@ -58,6 +58,10 @@ class PathAttrs(Protocol):
     @property
     def ext_communities(self) -> tuple[int, ...]: ...
 
+    def contains_asn(self, asn: int) -> bool:
+        """Whether ``asn`` is anywhere in the AS path (AS-loop detection)."""
+        ...
+
     def __hash__(self) -> int: ...
 
 

@@ -27,6 +27,8 @@ from v4via6.rib.policy import ACCEPT_ALL, AttrsReplacer, Policy, replace_attrs
 
 V = TypeVar("V")
 
+_NOTHING = object()
+
 #: Bound on per-channel policy caches (distinct paths); cleared when reached.
 POLICY_CACHE_SIZE = 200_000
 
@@ -138,6 +140,7 @@ class Channel:
         export_policy: Policy = ACCEPT_ALL,
         prefix_limit: int | None = None,
         replace: AttrsReplacer = replace_attrs,
+        reject_asn: int | None = None,
     ) -> None:
         if peer in rib.sources:
             raise ValueError(f"peer {peer.name!r} already has a channel on this table")
@@ -148,6 +151,10 @@ class Channel:
         self.import_policy = import_policy
         self.export_policy = export_policy
         self.prefix_limit = prefix_limit
+        #: AS-loop detection (RFC 4271 §9.1.2): a path whose AS_PATH holds this AS is
+        #: not accepted, and announcing it withdraws the prefixes. Set at construction.
+        self.reject_asn = reject_asn
+        self._ebgp = peer.is_ebgp
         self.counters = ChannelCounters()
         self.adj_in = AdjRibIn(peer)
         self._replace = replace
@@ -156,7 +163,7 @@ class Channel:
         self._export_cache: dict[PathRef, PathRef | None] = {}
         self._pending: _Pending[PathRef] = _Pending()
         self._exporting = False
-        self._last_intake: tuple[object, object, PathRef | None] = (None, None, None)
+        self._last_intake: tuple[object, object, PathRef | None] = (_NOTHING, _NOTHING, None)
         rib.attach(peer, self._accepted)
         rib.subscribe(self)
 
@@ -170,18 +177,26 @@ class Channel:
     def _aliased(self) -> bool:
         return self._accepted is self.adj_in.routes
 
-    def _intake(self, attrs: PathAttrs, nexthop: PathNextHop) -> PathRef:
+    def _intake(self, attrs: PathAttrs, nexthop: PathNextHop) -> PathRef | None:
+        """The interned raw path of an announcement; None: it loops (a withdrawal)."""
         last = self._last_intake
-        if attrs is last[0] and nexthop is last[1] and last[2] is not None:
-            return last[2]  # consecutive UPDATEs with one attribute set (attrs is never None)
+        if attrs is last[0] and nexthop is last[1]:
+            return last[2]  # consecutive UPDATEs with one attribute set
         path = self._intake_new(attrs, nexthop)
         self._last_intake = (attrs, nexthop, path)
         return path
 
-    def _intake_new(self, attrs: PathAttrs, nexthop: PathNextHop) -> PathRef:
-        if self.peer.is_ebgp and attrs.local_pref is not None:
+    def _intake_new(self, attrs: PathAttrs, nexthop: PathNextHop) -> PathRef | None:
+        if self.reject_asn is not None and attrs.contains_asn(self.reject_asn):
+            return None
+        if self._ebgp and attrs.local_pref is not None:
             # RFC 4271 §5.1.5: LOCAL_PREF from an external peer is ignored.
             attrs = self._replace(attrs, local_pref=None)
+        if getattr(attrs, "CODEC_INTERNED", False):
+            # One object per distinct attribute block already, and its next hop one per
+            # distinct bytes: consecutive repeats are caught by ``_intake``, the rest
+            # (rare) may become a second equal path, which compares equal.
+            return PathRef(attrs, nexthop, self.peer)
         attrs = self.rib.attrs_interner.intern(attrs)
         return self.rib.path_interner.intern(PathRef(attrs, nexthop, self.peer))
 
@@ -205,8 +220,11 @@ class Channel:
         return self.rib.path_interner.intern(PathRef(interned, path.nexthop, path.peer))
 
     def announce(self, keys: Sequence[int], attrs: PathAttrs, nexthop: PathNextHop) -> ImportResult:
-        """The peer announced ``keys`` with one attribute set and next hop."""
+        """The peer announced ``keys`` with one attribute set and next hop (a path
+        carrying ``reject_asn`` withdraws them)."""
         raw = self._intake(attrs, nexthop)
+        if raw is None:
+            return self.withdraw(keys)
         rib = self.rib
         if self._aliased():
             olds = list(map(self.adj_in.routes.get, keys))
@@ -250,11 +268,16 @@ class Channel:
         routes = self.adj_in.routes
         get = routes.get
         all_keys: list[int] = []
-        paths: list[PathRef] = []
+        paths: list[PathRef | None] = []
         olds: list[PathRef | None] = []
         for keys, attrs, nexthop in items:
             raw = intake(attrs, nexthop)
-            if len(keys) == 1:
+            if raw is None:  # a looped path: the keys are withdrawn, in order
+                for key in dict.fromkeys(keys):
+                    olds.append(routes.pop(key, None))
+                    all_keys.append(key)
+                    paths.append(None)
+            elif len(keys) == 1:
                 key = keys[0]
                 olds.append(get(key))
                 routes[key] = raw
@@ -367,18 +390,23 @@ class Channel:
         last_new: BestSet | None = None
         out_old: PathRef | None = None
         out_new: PathRef | None = None
+        me = self.peer
         for key, old, new in changes:
             if old is None:
                 o = None
             else:
                 if old is not last_old:
-                    last_old, out_old = old, export_path(policy, cache, old[0][0])
+                    last_old = old
+                    first = old[0][0]
+                    out_old = None if first.peer is me else export_path(policy, cache, first)
                 o = out_old
             if new is None:
                 n = None
             else:
                 if new is not last_new:
-                    last_new, out_new = new, export_path(policy, cache, new[0][0])
+                    last_new = new
+                    first = new[0][0]  # split horizon first: no cache entry per own path
+                    out_new = None if first.peer is me else export_path(policy, cache, first)
                 n = out_new
             if prefix is not None and (o is not None or n is not None) and not prefix.matches(key, family):
                 o = n = None
@@ -510,13 +538,15 @@ class FibChannel:
         self._pending = 0
         rib.subscribe(self)
 
+    def _by_resolution(self) -> bool:
+        """Whether a one-path best set's hops depend on its resolution only (the export
+        policy looks at no attribute that differs between paths)."""
+        policy = self.export_policy
+        return not (policy.as_path_len_max is not None or policy.community or policy.large_community)
+
     def hops_for(self, best: BestSet) -> Hops | None:
         """Distinct installable next hops of a best set (None: nothing to install)."""
-        policy = self.export_policy
-        by_res = len(best) == 1 and not (
-            policy.as_path_len_max is not None or policy.community or policy.large_community
-        )
-        if by_res:
+        if len(best) == 1 and self._by_resolution():
             # The answer depends only on where the next hop leads: few distinct values.
             res = best[0][1]
             try:
@@ -569,19 +599,30 @@ class FibChannel:
         last_new: BestSet | None = None
         hops_old: Hops | None = None
         hops_new: Hops | None = None
+        # A one-path best set's hops depend on its resolution only (see hops_for): a
+        # table where each prefix has its own path still has few resolutions.
+        by_res = self._by_resolution()
+        res_old: object = None
+        res_new: object = None
         count = 0
         for key, old, new in changes:
             if old is None:
                 o = None
             else:
                 if old is not last_old:
-                    last_old, hops_old = old, hops_for(old)
+                    last_old = old
+                    if not by_res or len(old) != 1 or old[0][1] is not res_old:
+                        hops_old = hops_for(old)
+                        res_old = old[0][1] if by_res and len(old) == 1 else None
                 o = hops_old
             if new is None:
                 n = None
             else:
                 if new is not last_new:
-                    last_new, hops_new = new, hops_for(new)
+                    last_new = new
+                    if not by_res or len(new) != 1 or new[0][1] is not res_new:
+                        hops_new = hops_for(new)
+                        res_new = new[0][1] if by_res and len(new) == 1 else None
                 n = hops_new
             if o is n:
                 continue

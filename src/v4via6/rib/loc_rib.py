@@ -276,6 +276,7 @@ class LocRib:
                 last_nh, last_peer, res = path.nexthop, path.peer, resolution(path)
             return None if res is None else ((path, res),)
 
+        delta = 0  # keys gained minus keys lost, counted here rather than in _publish
         for key, path, old_path in zip(keys, paths, olds, strict=True):
             if path is old_path:
                 continue
@@ -290,14 +291,21 @@ class LocRib:
                 old = None if old_path is None else set_of(old_path)
             if old is not new:
                 append((key, old, new))
+                if old is None:
+                    delta += 1
+                elif new is None:
+                    delta -= 1
+        counted = len(changes)
         if contested:
             changes += self._contest(contested)
-        return self._publish(changes)
+        return self._publish(changes, counted, delta)
 
-    def _publish(self, changes: list[Change]) -> list[Change]:
+    def _publish(self, changes: list[Change], counted: int = 0, delta: int = 0) -> list[Change]:
+        """Count and hand out ``changes``; the first ``counted`` are counted already
+        (they add ``delta`` keys)."""
         if changes:
-            count = self._count
-            for _key, old, new in changes:
+            count = self._count + delta
+            for _key, old, new in changes[counted:] if counted else changes:
                 if old is None:
                     count += 1
                 elif new is None:

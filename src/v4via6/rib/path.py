@@ -8,9 +8,11 @@ computed once and cached, because the hot path hashes it often.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from ipaddress import IPv4Address, IPv6Address
+from typing import Any
 
 from v4via6.model import NextHop
 from v4via6.rib.attrs import BgpNextHopLike, PathAttrs
@@ -81,27 +83,33 @@ PathNextHop = BgpNextHopLike | NextHop | None
 class PathRef:
     """One path: attribute set, next hop as received (or configured) and source peer.
 
-    Compare and hash by value; intern so equal paths are one object.
+    Compare and hash by value; intern so equal paths are one object. The hash is
+    computed on first use (a path of a table where every prefix has its own is
+    often never hashed) and kept.
     """
 
     __slots__ = ("_hash", "attrs", "nexthop", "peer")
 
-    _hash: int
+    _hash: int | None
     attrs: PathAttrs
     nexthop: PathNextHop
     peer: PeerInfo
 
     def __init__(self, attrs: PathAttrs, nexthop: PathNextHop, peer: PeerInfo) -> None:
-        object.__setattr__(self, "attrs", attrs)
-        object.__setattr__(self, "nexthop", nexthop)
-        object.__setattr__(self, "peer", peer)
-        object.__setattr__(self, "_hash", hash((attrs, nexthop, peer)))
+        _set_attrs(self, attrs)
+        _set_nexthop(self, nexthop)
+        _set_peer(self, peer)
+        _set_hash(self, None)
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError("PathRef is immutable")
 
     def __hash__(self) -> int:
-        return self._hash
+        h = self._hash
+        if h is None:
+            h = hash((self.attrs, self.nexthop, self.peer))
+            _set_hash(self, h)
+        return h
 
     def __eq__(self, other: object) -> bool:
         if self is other:
@@ -109,7 +117,7 @@ class PathRef:
         if not isinstance(other, PathRef):
             return NotImplemented
         return (
-            self._hash == other._hash
+            hash(self) == hash(other)
             and self.attrs == other.attrs
             and self.nexthop == other.nexthop
             and self.peer == other.peer
@@ -117,6 +125,18 @@ class PathRef:
 
     def __repr__(self) -> str:
         return f"PathRef(peer={self.peer.name!r}, nexthop={self.nexthop!r}, attrs={self.attrs!r})"
+
+
+def _setter(name: str) -> Callable[[PathRef, Any], None]:
+    return getattr(PathRef, name).__set__  # type: ignore[no-any-return]
+
+
+# The slots' member-descriptor setters (``__setattr__`` refuses): the cheapest way to
+# fill an instance, and a table where each prefix has its own path makes one per UPDATE.
+_set_attrs = _setter("attrs")
+_set_nexthop = _setter("nexthop")
+_set_peer = _setter("peer")
+_set_hash = _setter("_hash")
 
 
 @dataclass(frozen=True, slots=True)

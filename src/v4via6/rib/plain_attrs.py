@@ -38,6 +38,9 @@ class PlainAttrs:
         # RFC 4271 §9.1.2.2 a): an AS_SET counts as 1, each AS in a sequence as 1.
         return sum(1 if kind == 1 else len(asns) for kind, asns in self.as_path)
 
+    def contains_asn(self, asn: int) -> bool:
+        return any(asn in asns for _kind, asns in self.as_path)
+
     @property
     def neighbor_as(self) -> int | None:
         for kind, asns in self.as_path:
