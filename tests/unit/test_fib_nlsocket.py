@@ -115,6 +115,37 @@ def test_bulk_reports_every_error_by_index_across_chunks(errors_only: bool) -> N
     assert nl.begin() == seq0 + 100
 
 
+@pytest.mark.parametrize("errors_only", [False, True])
+@pytest.mark.parametrize("split", [[100], [1, 99], [30, 0, 16, 54], [17] * 5 + [15]])
+def test_bulk_lists_answers_like_bulk_and_keeps_chunk_limits(errors_only: bool, split: list[int]) -> None:
+    """Requests handed over as lists (one run each) are numbered, chunked and answered
+    exactly as one by one; no chunk exceeds the message or the byte limit."""
+    answers: dict[str, list[Answer]] = {}
+    for how in ("bulk", "lists"):
+        kernel = FakeKernel(rcvbuf=16 * ANSWER_COST)  # 16 answers fit: chunks of 16
+        nl = NlSocket(sock=kernel)
+        nl.chunk_bytes = 10 * len(route_requests(0, 1, ack=True)[0]) + 5  # or 10 per chunk by bytes
+        seq0 = nl.begin()
+        reqs = route_requests(seq0, 100, ack=not errors_only)
+        got: list[Answer] = []
+        if how == "bulk":
+            sent = nl.bulk(seq0, reqs, got.append, errors_only=errors_only)
+        else:
+            lists, at = [], 0
+            for count in split:
+                lists.append(reqs[at : at + count])
+                at += count
+            sent = nl.bulk_lists(seq0, iter(lists), got.append, errors_only=errors_only)
+        assert sent == 100 and nl.begin() == seq0 + 100
+        fence = 1 if errors_only else 0  # a NOOP closes each chunk
+        # bulk sends once a chunk reaches the byte limit; bulk_lists stops short of it
+        assert max(kernel.sends) - fence <= (10 if how == "lists" else 11)
+        assert sum(kernel.sends) == 100 + fence * len(kernel.sends)
+        answers[how] = got
+    assert answers["lists"] == answers["bulk"]
+    assert [a.index for a in answers["lists"] if a.errno] == list(range(3, 100, 10))
+
+
 def test_lost_answer_is_reported_not_taken_as_success() -> None:
     kernel = FakeKernel(rcvbuf=64 * ANSWER_COST)
     nl = NlSocket(sock=kernel)

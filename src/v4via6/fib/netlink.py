@@ -42,6 +42,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import cache, partial
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 from itertools import compress, repeat
+from socket import htonl
 
 from v4via6.fib import nlmsg
 from v4via6.fib.backend import (
@@ -482,8 +483,8 @@ class NetlinkFib:
         index = self._ensure_index() if self.nexthop_objects else None
         # The index dict of this (table, metric): keys are the caller's own key objects.
         own = index.own(4, table, metric) if index is not None else None
-        head = nlmsg.ROUTE_HEAD.pack
-        head_size = nlmsg.ROUTE_HEAD.size
+        head = _ROUTE_HEAD_DST_INT.pack
+        head_size = _ROUTE_HEAD_DST_INT.size
         ack = 0 if self.errors_only_acks else nlmsg.NLM_F_ACK
         f_add, f_rep, f_del = _F_ADD | ack, _F_REPLACE | ack, _F_DELETE | ack
         new, delete = nlmsg.RTM_NEWROUTE, nlmsg.RTM_DELROUTE
@@ -503,10 +504,11 @@ class NetlinkFib:
                for kind, hops, _keys in runs if kind is not OpKind.DELETE for h in hops):
             self._refresh_links()
 
-        def requests() -> Iterator[bytes]:
+        def requests() -> Iterator[list[bytes]]:
+            # One list of same-size messages per run, built in one comprehension (a run of a
+            # full table is thousands of routes; this thread shares the GIL with the RIB).
             seq = seq0
             held = own if own is not None else {}
-            add_key, add_kind = sent_keys.append, sent_kind.append
             for kind, hops, keys in runs:
                 if kind is OpKind.DELETE:
                     todo = sorted(keys, reverse=True)
@@ -516,13 +518,14 @@ class NetlinkFib:
                         todo = kept
                     seg_start.append(len(sent_keys))
                     seg_nh.append(0)
-                    for key in todo:
-                        dst = (key >> 8).to_bytes(4, "big")
-                        add_key(key)
-                        add_kind(2)
-                        yield head(head_size, delete, f_del, seq, 0, inet, key & 0xFF, 0, 0, rtm_table, proto,
-                                   nowhere, 0, 0, 8, a_dst, dst, 8, a_table, table, 8, a_prio, metric)
-                        seq += 1
+                    if not todo:
+                        continue
+                    sent_keys.extend(todo)
+                    sent_kind.extend(repeat(2, len(todo)))
+                    yield [head(head_size, delete, f_del, sq, 0, inet, key & 0xFF, 0, 0, rtm_table, proto,
+                                nowhere, 0, 0, 8, a_dst, htonl(key >> 8), 8, a_table, table, 8, a_prio, metric)
+                           for sq, key in enumerate(todo, seq)]
+                    seq += len(todo)
                     continue
                 tail, nh_id = self._tail_for(hops)
                 if isinstance(tail, _Failure):
@@ -535,14 +538,20 @@ class NetlinkFib:
                 whole = _route_with_tail(len(tail))
                 seg_start.append(len(sent_keys))
                 seg_nh.append(nh_id)
-                for key in keys:
-                    dst = (key >> 8).to_bytes(4, "big")
-                    replace = key in held
-                    add_key(key)
-                    add_kind(1 if replace else 0)
-                    yield whole(size, new, f_rep if replace else f_add, seq, 0, inet, key & 0xFF, 0, 0, rtm_table,
-                                proto, 0, unicast, 0, 8, a_dst, dst, 8, a_table, table, 8, a_prio, metric, tail)
-                    seq += 1
+                if not keys:
+                    continue
+                if held:
+                    kinds = [1 if k in held else 0 for k in keys]
+                    flags: Iterable[int] = [f_rep if c else f_add for c in kinds]
+                    sent_kind.extend(kinds)
+                else:  # nothing of ours in this table yet (a first full table): all adds
+                    flags = repeat(f_add)
+                    sent_kind.extend(repeat(0, len(keys)))
+                sent_keys.extend(keys)
+                yield [whole(size, new, flag, sq, 0, inet, key & 0xFF, 0, 0, rtm_table, proto, 0, unicast, 0,
+                             8, a_dst, htonl(key >> 8), 8, a_table, table, 8, a_prio, metric, tail)
+                       for sq, key, flag in zip(range(seq, seq + len(keys)), keys, flags, strict=False)]
+                seq += len(keys)
 
         answers: dict[int, tuple[int, str]] = {}
 
@@ -551,7 +560,7 @@ class NetlinkFib:
                 answers[a.index] = (a.errno, _msg(a.errno, a.text))
 
         seq0 = self._sock.begin()
-        self._sock.bulk(seq0, requests(), on_answer, errors_only=self.errors_only_acks)
+        self._sock.bulk_lists(seq0, requests(), on_answer, errors_only=self.errors_only_acks)
         retry: list[FibOp] = []
         retry_keys: list[int] = []
         failed_at: dict[int, tuple[int, str]] = {}
@@ -1241,10 +1250,16 @@ def _send_order(ops: Sequence[FibOp]) -> Iterator[int]:
         start = end
 
 
+#: ``nlmsg.ROUTE_HEAD`` with the IPv4 destination as a native int: packed from
+#: ``socket.htonl(address)``, so it lands in network byte order without a bytes object.
+_ROUTE_HEAD_DST_INT = struct.Struct(nlmsg.ROUTE_HEAD.format.replace("HH4s", "HHI"))
+assert _ROUTE_HEAD_DST_INT.size == nlmsg.ROUTE_HEAD.size
+
+
 @cache
 def _route_with_tail(tail_size: int) -> Callable[..., bytes]:
-    """``pack`` of ``nlmsg.ROUTE_HEAD`` followed by ``tail_size`` bytes of attributes."""
-    return struct.Struct(nlmsg.ROUTE_HEAD.format + f"{tail_size}s").pack
+    """``pack`` of the route head (destination as ``htonl`` int) and ``tail_size`` bytes."""
+    return struct.Struct(_ROUTE_HEAD_DST_INT.format + f"{tail_size}s").pack
 
 
 def _pack_single(nh_id: int, *, spec: HopSpec) -> bytes:
