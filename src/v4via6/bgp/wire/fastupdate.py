@@ -20,7 +20,7 @@ from v4via6.bgp.wire.attributes import MP_REACH_NLRI, PathAttributes, decode_att
 from v4via6.bgp.wire.context import IPV4_UNICAST_VIA_IPV6, Context
 from v4via6.bgp.wire.framing import MARKER
 from v4via6.bgp.wire.nexthop import BgpNextHop, NextHopError, decode_nexthop
-from v4via6.bgp.wire.prefixes import _MASK4_8, _STEP4, _U32, NlriError, decode_prefixes
+from v4via6.bgp.wire.prefixes import _MASK4_8, _STEP4, _U32, NlriError, _decode_v4, decode_prefixes
 
 #: One decoded UPDATE as :func:`decode_run` reports it: (prefix keys, attributes, next hop).
 Announced = tuple[tuple[int, ...], PathAttributes, BgpNextHop]
@@ -131,7 +131,7 @@ def decode_run(data: bytes, i: int, ctx: Context, max_len: int, out: list[Announ
     returns for its message, as (keys, attributes, next hop).
 
     The commonest shape (ORIGIN, a one-segment four-octet AS_PATH, optionally MED
-    and LOCAL_PREF, and MP_REACH_NLRI with one prefix, each once) is decoded here
+    and LOCAL_PREF, and MP_REACH_NLRI, each once) is decoded here
     in one walk over the message, without copying it or calling anything per
     attribute; any other shape is passed to :func:`decode_ipv4_via_ipv6`. ``ctx``
     must pass :func:`fast_path_usable`. A full table sent one prefix per UPDATE
@@ -153,6 +153,7 @@ def decode_run(data: bytes, i: int, ctx: Context, max_len: int, out: list[Announ
     set_med, set_lp, set_extra, set_wire, set_as4 = _SET_MED, _SET_LP, _SET_EXTRA, _SET_WIRE, _SET_AS4
     no_extra = _NO_EXTRA
     shared = _shared_int
+    decode_v4 = _decode_v4
     prefixes = 0
     while n - i >= 23:
         if data[i + 18] != 2 or not startswith(MARKER, i):
@@ -236,9 +237,17 @@ def decode_run(data: bytes, i: int, ctx: Context, max_len: int, out: list[Announ
                 p = mp + 5 + nhlen
                 plen = data[p] if p < mp_end else 255
                 nh = nh_cache.get(data[mp + 4 : p - 1]) if nhlen == 16 or nhlen == 32 else None
-                if (nh is not None and plen <= 32 and p + steps[plen] == mp_end and p + 5 <= n
+                keys: tuple[int, ...] | None = None
+                if (nh is not None and plen <= 32
                         and len(asp) > 2 and len(asp) == 2 + 4 * asp[1] and asp[0] in segment_types):
-                    key = ((u32(data, p + 1)[0] << 8) & masks[plen]) | plen
+                    if p + steps[plen] == mp_end and p + 5 <= n:  # one prefix: the commonest
+                        keys = (((u32(data, p + 1)[0] << 8) & masks[plen]) | plen,)
+                    else:
+                        try:
+                            keys = tuple(decode_v4(data, p, mp_end))
+                        except NlriError:
+                            keys = None
+                if keys is not None and nh is not None:
                     block = data[s1:e1] if not s2 else data[s1:e1] + data[s2:e2]
                     hit = attrs_cache.get((True, block))
                     if hit is None:
@@ -259,9 +268,9 @@ def decode_run(data: bytes, i: int, ctx: Context, max_len: int, out: list[Announ
                         if len(attrs_cache) >= _ATTRS_MAX:
                             attrs_cache.clear()
                         attrs_cache[(True, block)] = (attrs, ())
-                        got = ((key,), attrs, nh)
+                        got = (keys, attrs, nh)
                     elif not hit[1]:
-                        got = ((key,), hit[0], nh)
+                        got = (keys, hit[0], nh)
         except Exception:  # a fast-path bug: the general path decides
             break
         if got is None:
