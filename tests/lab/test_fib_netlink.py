@@ -454,3 +454,26 @@ def test_apply_runs_tables_metrics_restart_and_withdraw(ns: Ns, fib: NetlinkFib)
         assert re.search(r"^203\.0\.113\.0/24 .*proto static", ns.routes(), re.M)
     finally:
         fib2.close()
+
+
+def test_apply_runs_long_runs_mixing_new_and_held_prefixes(ns: Ns, fib: NetlinkFib,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Runs longer than one packing batch (made 5 prefixes here), half of them prefixes
+    already held: each prefix gets the right request (replace or exclusive add), none
+    fails, all end on the new hop."""
+    import v4via6.fib.netlink as netlink_mod
+
+    monkeypatch.setattr(netlink_mod, "_PACK_AT_ONCE", 5)
+    first = rib_keys(["192.0.2.0/32"])
+    held = rib_keys([f"198.51.100.{i}/32" for i in range(40)])
+    fresh = rib_keys([f"203.0.113.{i}/32" for i in range(40)])
+    assert fib.apply_runs([(OpKind.ADD, (Hop(A),), first + held)]).ok == 41
+    mixed = [k for pair in zip(held, fresh, strict=True) for k in pair]  # alternate held / new
+    res = fib.apply_runs([(OpKind.REPLACE, (Hop(B),), mixed)])
+    assert (res.ok, res.failed) == (80, {})
+    listed = {kr.route.prefix: kr.route.nexthops for kr in fib.list_routes()}
+    assert len(listed) == 81
+    assert sum(1 for hops in listed.values() if hops == (B,)) == 80
+    res = fib.apply_runs([(OpKind.DELETE, (Hop(B),), mixed), (OpKind.DELETE, (Hop(A),), first)])
+    assert (res.ok, res.failed) == (81, {})
+    assert ns.routes("proto", "46") == ""

@@ -522,10 +522,12 @@ class NetlinkFib:
                         continue
                     sent_keys.extend(todo)
                     sent_kind.extend(repeat(2, len(todo)))
-                    yield [head(head_size, delete, f_del, sq, 0, inet, key & 0xFF, 0, 0, rtm_table, proto,
-                                nowhere, 0, 0, 8, a_dst, htonl(key >> 8), 8, a_table, table, 8, a_prio, metric)
-                           for sq, key in enumerate(todo, seq)]
-                    seq += len(todo)
+                    for at in range(0, len(todo), _PACK_AT_ONCE):
+                        part = todo[at : at + _PACK_AT_ONCE]
+                        yield [head(head_size, delete, f_del, sq, 0, inet, key & 0xFF, 0, 0, rtm_table, proto,
+                                    nowhere, 0, 0, 8, a_dst, htonl(key >> 8), 8, a_table, table, 8, a_prio, metric)
+                               for sq, key in enumerate(part, seq)]
+                        seq += len(part)
                     continue
                 tail, nh_id = self._tail_for(hops)
                 if isinstance(tail, _Failure):
@@ -548,10 +550,13 @@ class NetlinkFib:
                     flags = repeat(f_add)
                     sent_kind.extend(repeat(0, len(keys)))
                 sent_keys.extend(keys)
-                yield [whole(size, new, flag, sq, 0, inet, key & 0xFF, 0, 0, rtm_table, proto, 0, unicast, 0,
-                             8, a_dst, htonl(key >> 8), 8, a_table, table, 8, a_prio, metric, tail)
-                       for sq, key, flag in zip(range(seq, seq + len(keys)), keys, flags, strict=False)]
-                seq += len(keys)
+                flag_of = iter(flags)
+                for at in range(0, len(keys), _PACK_AT_ONCE):  # a few hundred KB of messages at a time
+                    chunk = keys[at : at + _PACK_AT_ONCE]
+                    yield [whole(size, new, flag, sq, 0, inet, key & 0xFF, 0, 0, rtm_table, proto, 0, unicast, 0,
+                                 8, a_dst, htonl(key >> 8), 8, a_table, table, 8, a_prio, metric, tail)
+                           for sq, key, flag in zip(range(seq, seq + len(chunk)), chunk, flag_of, strict=False)]
+                    seq += len(chunk)
 
         answers: dict[int, tuple[int, str]] = {}
 
@@ -1249,6 +1254,9 @@ def _send_order(ops: Sequence[FibOp]) -> Iterator[int]:
         yield from (range(end - 1, start - 1, -1) if is_delete else range(start, end))
         start = end
 
+
+#: Route messages packed in one go by :meth:`NetlinkFib.apply_runs` (about 200 KB).
+_PACK_AT_ONCE = 2048
 
 #: ``nlmsg.ROUTE_HEAD`` with the IPv4 destination as a native int: packed from
 #: ``socket.htonl(address)``, so it lands in network byte order without a bytes object.
