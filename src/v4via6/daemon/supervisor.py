@@ -824,10 +824,26 @@ class Daemon:
         if fib is None:
             return 0
         skip = self.fib_failed | self.static_keys
+        prefix = fib.export_policy.prefix
+        by_res = fib.by_resolution()
+        hops_for = fib.hops_for
         count = 0
+        last_res: object = None
+        last_ok = False
         for key, best in self.rib4.best.items():
-            src = best[0][0].peer
-            if (src is info or src == info) and key not in skip and fib.wants_best(key, best):
+            first = best[0]
+            src = first[0].peer
+            if src is not info and (src.name != info.name or src != info):
+                continue
+            if key in skip:
+                continue
+            if by_res and len(best) == 1:  # installable or not: a question of its resolution
+                if first[1] is not last_res:
+                    last_res, last_ok = first[1], hops_for(best) is not None
+                ok = last_ok
+            else:
+                ok = hops_for(best) is not None
+            if ok and (prefix is None or prefix.matches(key, 4)):
                 count += 1
         return count
 

@@ -538,7 +538,7 @@ class FibChannel:
         self._pending = 0
         rib.subscribe(self)
 
-    def _by_resolution(self) -> bool:
+    def by_resolution(self) -> bool:
         """Whether a one-path best set's hops depend on its resolution only (the export
         policy looks at no attribute that differs between paths)."""
         policy = self.export_policy
@@ -546,7 +546,7 @@ class FibChannel:
 
     def hops_for(self, best: BestSet) -> Hops | None:
         """Distinct installable next hops of a best set (None: nothing to install)."""
-        if len(best) == 1 and self._by_resolution():
+        if len(best) == 1 and self.by_resolution():
             # The answer depends only on where the next hop leads: few distinct values.
             res = best[0][1]
             try:
@@ -601,7 +601,7 @@ class FibChannel:
         hops_new: Hops | None = None
         # A one-path best set's hops depend on its resolution only (see hops_for): a
         # table where each prefix has its own path still has few resolutions.
-        by_res = self._by_resolution()
+        by_res = self.by_resolution()
         res_old: object = None
         res_new: object = None
         count = 0

@@ -406,12 +406,22 @@ class LocRib:
     def _items(self) -> Iterator[tuple[int, BestSet]]:
         """(key, best set) for every key with a usable path."""
         explicit = self._explicit
-        single = self._single_set
+        resolution = self.resolution
+        # As in update_pairs: a dominant key's best set is ((path, resolution),), and the
+        # resolution is looked up when the next hop changes (no per-path cache entry, so
+        # walking a table where every prefix has its own path stays linear and cheap).
+        last_path: object = _UNSET
+        last_nh: object = _UNSET
+        last_peer: object = _UNSET
+        res: Resolution | None = None
+        found: BestSet | None = None
         for k, p in self._dom_routes.items():
-            if k in explicit:
-                continue
-            found = single(p)
-            if found is not None:
+            if p is not last_path:
+                last_path = p
+                if p.nexthop is not last_nh or p.peer is not last_peer:
+                    last_nh, last_peer, res = p.nexthop, p.peer, resolution(p)
+                found = None if res is None else ((p, res),)
+            if found is not None and k not in explicit:
                 yield k, found
         for k, s in explicit.items():
             if s is not None:
