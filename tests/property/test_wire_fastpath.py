@@ -2,9 +2,10 @@
 general decoder. Whenever it answers, the general path yields exactly one IPv4
 announcement with the same (interned) attributes, next hop and keys, and nothing
 else (no withdrawal, no RFC 7606 finding); on anything else it declines (None)
-and never raises. The run decoder (``decode_run``, a read's UPDATEs in one loop)
-answers exactly as ``decode_ipv4_via_ipv6`` does for each message, and stops at
-the first one that declines."""
+and never raises. ``decode_ipv4_via_ipv6`` is the run decoder (``decode_run``, a
+read's UPDATEs in one loop) on one message; over several messages the run decoder
+answers for each as it does alone, with one attribute object per block, and stops
+at the first one that declines."""
 
 from __future__ import annotations
 
