@@ -187,15 +187,10 @@ class NlSocket:
             chunk.append(req)
             size += len(req)
             if size >= limit_bytes or len(chunk) >= limit_msgs:
-                self._send_chunk(chunk, seq0 + first, first, on_answer, errors_only)
-                first += len(chunk)
+                first = self._flush(chunk, seq0, first, on_answer, errors_only)
                 chunk = []
                 size = 0
-        if chunk:
-            self._send_chunk(chunk, seq0 + first, first, on_answer, errors_only)
-            first += len(chunk)
-        self._seq = seq0 + first - 1
-        return first
+        return self._finish(chunk, seq0, first, on_answer, errors_only)
 
     def bulk_lists(
         self,
@@ -225,13 +220,23 @@ class NlSocket:
                 size += msize * len(piece)
                 at += len(piece)
                 if size >= limit_bytes or len(chunk) >= limit_msgs or size + msize > limit_bytes:
-                    self._send_chunk(chunk, seq0 + first, first, on_answer, errors_only)
-                    first += len(chunk)
+                    first = self._flush(chunk, seq0, first, on_answer, errors_only)
                     chunk = []
                     size = 0
+        return self._finish(chunk, seq0, first, on_answer, errors_only)
+
+    def _flush(self, chunk: list[bytes], seq0: int, first: int,
+               on_answer: Callable[[Answer], None], errors_only: bool) -> int:
+        """Send one chunk of a bulk call whose requests before it number ``first``;
+        return how many are sent with it."""
+        self._send_chunk(chunk, seq0 + first, first, on_answer, errors_only)
+        return first + len(chunk)
+
+    def _finish(self, chunk: list[bytes], seq0: int, first: int,
+                on_answer: Callable[[Answer], None], errors_only: bool) -> int:
+        """Send what is left of a bulk call, note its last sequence number; the request count."""
         if chunk:
-            self._send_chunk(chunk, seq0 + first, first, on_answer, errors_only)
-            first += len(chunk)
+            first = self._flush(chunk, seq0, first, on_answer, errors_only)
         self._seq = seq0 + first - 1
         return first
 
