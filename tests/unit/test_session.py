@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterator
 from dataclasses import replace
 from ipaddress import IPv4Address, IPv6Address
@@ -307,7 +308,7 @@ def test_hold_timer_expiry_tears_down_both_sides() -> None:
 
 
 def test_connect_retry_and_restart_backoff() -> None:
-    s = Session(cfg_a(connect_retry_time=30, idle_hold_time=5))
+    s = Session(cfg_a(connect_retry_time=30, idle_hold_time=5, timer_jitter=0.0))
     events = s.start(0)
     assert any(isinstance(e, ev.ConnectRequested) for e in events)
     assert s.state is State.CONNECT and s.next_deadline() == 30
@@ -329,6 +330,28 @@ def test_connect_retry_and_restart_backoff() -> None:
         events = s.handle_timer(t)
         assert any(isinstance(e, ev.ConnectRequested) for e in events)
     assert delays == [5, 10, 20]
+
+
+def test_retry_timers_are_jittered_between_three_quarters_and_full() -> None:
+    """RFC 4271 §10: two speakers failing together do not retry in lockstep."""
+    starts: set[float] = set()
+    restarts: set[float] = set()
+    for seed in range(50):
+        s = Session(cfg_a(connect_retry_time=8, idle_hold_time=4), rng=random.Random(seed))
+        s.start(0)
+        deadline = s.next_deadline()
+        assert deadline is not None and 6 <= deadline <= 8
+        starts.add(deadline)
+        s.connection_lost(1)
+        deadline = s.next_deadline()
+        assert deadline is not None and 1 + 3 <= deadline <= 1 + 4
+        restarts.add(deadline)
+    assert len(starts) == len(restarts) == 50
+
+
+def test_bad_timer_jitter_is_refused() -> None:
+    with pytest.raises(SessionError, match="timer_jitter"):
+        cfg_a(timer_jitter=1.0)
 
 
 def test_passive_session_never_connects() -> None:

@@ -22,6 +22,7 @@ counters. :class:`SessionError` is raised only for misuse by the caller
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address
@@ -103,6 +104,10 @@ class SessionConfig:
     emulates an old (RFC 4271-only) speaker and exists for tests.
     ``idle_hold_time``: delay before an automatic restart after a failure,
     doubled per failure in a row up to ``max_idle_hold_time``.
+    ``timer_jitter``: the ConnectRetryTimer and the IdleHoldTimer run for
+    their time multiplied by a random factor in ``[1 - timer_jitter, 1]``
+    (RFC 4271 §10: 0.75..1), so two speakers that start or fail together do
+    not keep connecting to each other at the same instant.
     """
 
     local_as: int
@@ -114,6 +119,7 @@ class SessionConfig:
     auto_restart: bool = True
     idle_hold_time: float = 5.0
     max_idle_hold_time: float = 120.0
+    timer_jitter: float = 0.25
     families: tuple[tuple[int, int], ...] = ((AFI_IPV4, SAFI_UNICAST),)
     extended_nexthop: tuple[tuple[int, int, int], ...] = (IPV4_UNICAST_VIA_IPV6,)
     extended_message: bool = True
@@ -149,6 +155,8 @@ class SessionConfig:
         for name in ("connect_retry_time", "idle_hold_time", "max_idle_hold_time"):
             if getattr(self, name) <= 0:
                 out.append(f"{name} must be > 0 seconds")
+        if not 0.0 <= self.timer_jitter < 1.0:
+            out.append(f"timer_jitter {self.timer_jitter}: expected 0 <= jitter < 1")
         if self.max_input_buffer < 2 * 65535:
             out.append(f"max_input_buffer {self.max_input_buffer} is below 131070 bytes")
         if self.graceful_restart_time is not None and not 0 <= self.graceful_restart_time <= 4095:
@@ -242,8 +250,9 @@ _VERDICT_KIND = {
 class Session:
     """One BGP session with one peer over one transport connection."""
 
-    def __init__(self, config: SessionConfig, now: float = 0.0) -> None:
+    def __init__(self, config: SessionConfig, now: float = 0.0, rng: random.Random | None = None) -> None:
         self.config = config
+        self._rng = rng or random.Random()
         self.counters = SessionCounters()
         self._state = State.IDLE
         self._now = now
@@ -699,7 +708,7 @@ class Session:
         elif action is Action.INCREMENT_RETRY_COUNTER:
             self._retry_counter += 1
         elif action is Action.START_CONNECT_RETRY_TIMER:
-            t.start(Timer.CONNECT_RETRY, self._now, self.config.connect_retry_time)
+            t.start(Timer.CONNECT_RETRY, self._now, self._jittered(self.config.connect_retry_time))
         elif action is Action.STOP_CONNECT_RETRY_TIMER:
             t.stop(Timer.CONNECT_RETRY)
         elif action is Action.INITIATE_TCP:
@@ -763,7 +772,7 @@ class Session:
             if self._auto_restart:
                 backoff = 2 ** min(max(self._retry_counter - 1, 0), 16)
                 delay = min(self.config.idle_hold_time * backoff, self.config.max_idle_hold_time)
-                t.start(Timer.IDLE_HOLD, self._now, delay)
+                t.start(Timer.IDLE_HOLD, self._now, self._jittered(delay))
         elif action is Action.DISABLE_AUTO_RESTART:
             self._auto_restart = False
             t.stop(Timer.IDLE_HOLD)
@@ -774,6 +783,10 @@ class Session:
 
     def _initial_context(self) -> Context:
         return Context(four_octet_as=self.config.four_octet_as)
+
+    def _jittered(self, seconds: float) -> float:
+        """``seconds`` times a random factor in [1 - timer_jitter, 1] (RFC 4271 §10)."""
+        return seconds * (1.0 - self.config.timer_jitter * self._rng.random())
 
     def _restart_keepalive(self) -> None:
         neg = self._negotiated

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -49,20 +50,32 @@ class _Link:
 
 
 class _Handler:
-    """Transport StreamHandler for one _Link."""
+    """Transport StreamHandler for one connection of a _Link.
 
-    def __init__(self, runner: PeerRunner, link: _Link) -> None:
+    A link outlives its connections (the main link reconnects), so a callback
+    from a connection the link has already dropped — a close that arrives after
+    a new attempt started — is ignored rather than taken for the new one's.
+    """
+
+    def __init__(self, runner: PeerRunner, link: _Link, conn: Connection | None = None) -> None:
         self.runner = runner
         self.link = link
+        self.conn = conn
 
     def connected(self, conn: Connection) -> None:
+        self.conn = conn
         self.link.conn = conn
 
+    def _stale(self) -> bool:
+        return self.conn is not None and self.link.conn is not self.conn
+
     def data_received(self, data: bytes) -> None:
-        self.runner._receive(self.link, data)
+        if not self._stale():
+            self.runner._receive(self.link, data)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.runner._lost(self.link, exc)
+        if not self._stale():
+            self.runner._lost(self.link, exc)
 
 
 @dataclass
@@ -110,8 +123,10 @@ class PeerRunner:
         on_events: EventSink,
         *,
         limits: TransportLimits | None = None,
+        rng: random.Random | None = None,
     ) -> None:
         self.name = name
+        self._rng = rng or random.Random()  # the sessions' timer jitter
         self.config = config
         self.local_as = local_as
         self.router_id = router_id
@@ -134,7 +149,7 @@ class PeerRunner:
         self._stopping = False
         self._loop: asyncio.AbstractEventLoop | None = None
         # one long-lived Session drives the outgoing side (its FSM owns retry timing)
-        self._main = _Link(Session(self.session_config, now=time.monotonic()), Direction.OUTGOING)
+        self._main = _Link(Session(self.session_config, now=time.monotonic(), rng=self._rng), Direction.OUTGOING)
 
     # --- lifecycle ------------------------------------------------------------------
 
@@ -189,7 +204,7 @@ class PeerRunner:
                 conn.close()
             self._forget(link)
         log("peer-reset", peer=self.name, reason=reason)
-        self._main = _Link(Session(self.session_config, now=self._now()), Direction.OUTGOING)
+        self._main = _Link(Session(self.session_config, now=self._now(), rng=self._rng), Direction.OUTGOING)
         self._links = [self._main]
         self._active = None
         self._dispatch(self._main, self._main.session.start(now=self._now()))
@@ -269,16 +284,18 @@ class PeerRunner:
             return None
         if self.config.interface is not None and self.address is None:
             self.address = ip_address(conn.peer.address)
-        link = _Link(Session(self.session_config, now=self._now()), Direction.INCOMING)
+        link = _Link(Session(self.session_config, now=self._now(), rng=self._rng), Direction.INCOMING)
         link.conn = conn
-        # keep at most one incoming candidate
-        for other in [x for x in self._links if x.direction is Direction.INCOMING]:
-            self._close_link(other, Notification(CEASE, CEASE_COLLISION, b""))
         self._links.append(link)
-        handler = _Handler(self, link)
+        handler = _Handler(self, link, conn)
         events = link.session.start(now=self._now())
         events += link.session.connection_made(now=self._now())
         self._dispatch(link, events)
+        # keep at most one incoming candidate: the peer gave up on the older one
+        for other in [x for x in self._links if x.direction is Direction.INCOMING and x is not link]:
+            if other is self._main:
+                self._main = link  # the new one carries on the peer's restarts
+            self._close_link(other, Notification(CEASE, CEASE_COLLISION, b""))
         return handler
 
     def _connect(self, link: _Link) -> None:
@@ -292,6 +309,8 @@ class PeerRunner:
             return
         if self._connect_task is not None and not self._connect_task.done():
             return
+        # the main link may have served an incoming connection before: this one is ours
+        link.direction = Direction.OUTGOING
         target = PeerTarget(
             f"{self.address}%{self.ifname}" if self.address.is_link_local else str(self.address),
             port=self.config.port,
@@ -308,8 +327,10 @@ class PeerRunner:
                 log("connect-failed", peer=self.name, error=exc)
                 self._dispatch(link, link.session.connection_lost(now=self._now()))
                 return
+            if link.closed:  # the link was given up (reset, or another connection won) meanwhile
+                conn.close()
+                return
             link.conn = conn
-            link.closed = False
             self.status.last_error = None
             log("connected", peer=self.name, local=conn.local.address, remote=conn.peer.address,
                 interface=conn.ifname)
@@ -331,8 +352,8 @@ class PeerRunner:
         if exc is not None:
             self.status.last_error = str(exc)
         self._dispatch(link, link.session.connection_lost(now=self._now()))
-        if link.direction is Direction.INCOMING:
-            self._forget(link)
+        if link.direction is Direction.INCOMING and link is not self._main:
+            self._forget(link)  # the main link stays: its FSM restarts the peer
 
     def _close_link(self, link: _Link, note: Notification) -> None:
         conn = link.conn
@@ -385,6 +406,8 @@ class PeerRunner:
                 self.status.last_error = None
             out.append(event)
         self._flush(link)
+        if link.conn is None and link.direction is Direction.INCOMING and link is not self._main:
+            self._forget(link)  # a candidate the peer opened is done once its connection is
         self._arm(link)
         if out:
             self.on_events(self, out)
@@ -396,15 +419,15 @@ class PeerRunner:
             self._active = link
             self.status.last_error = None
             self.status.established_at = time.time()
-            # the loser of the race, if any, goes
-            for other in list(self._links):
-                if other is not link and other.conn is not None:
+            # this link now carries the peer's restarts; the loser of the race, if any, goes
+            self._main = link
+            for other in [x for x in self._links if x is not link]:
+                if other.conn is not None and not other.closed:
                     self._close_link(other, Notification(CEASE, CEASE_COLLISION, b""))
-            if link is not self._main:
-                # keep the outgoing FSM quiet while the incoming session serves
-                self._main.session.stop(None, now=self._now())
-                self._main.session.data_to_send()
-                self._main = link
+                else:  # an idle or still connecting FSM: quiet, then gone
+                    other.session.stop(None, now=self._now())
+                    other.session.data_to_send()
+                    self._forget(other)
 
     def _collide(self, link: _Link) -> None:
         """Both connections got an OPEN: keep one by router id (RFC 4271 §6.8)."""
@@ -415,15 +438,19 @@ class PeerRunner:
         peer_open = link.session.peer_open
         if peer_open is None:
             return
-        remote_id = int(peer_open.bgp_id)
-        keep = resolve_collision(
-            int(self.router_id), remote_id, existing_is_outgoing=other.direction is Direction.OUTGOING
-        )
-        loser = link if keep is Keep.EXISTING else other
-        log("collision", peer=self.name, kept=("existing" if keep is Keep.EXISTING else "new"))
-        self._close_link(loser, Notification(CEASE, CEASE_COLLISION, b""))
+        if other.session.established:
+            keep = Keep.EXISTING  # RFC 4271 §6.8: an Established session is never the loser
+        else:
+            keep = resolve_collision(
+                int(self.router_id), int(peer_open.bgp_id),
+                existing_is_outgoing=other.direction is Direction.OUTGOING,
+            )
+        loser, winner = (link, other) if keep is Keep.EXISTING else (other, link)
+        log("collision", peer=self.name, kept=("existing" if keep is Keep.EXISTING else "new"),
+            kept_direction=winner.direction.value)
         if loser is self._main:
-            self._main = link if link is not loser else other
+            self._main = winner
+        self._close_link(loser, Notification(CEASE, CEASE_COLLISION, b""))
 
     def _flush(self, link: _Link) -> None:
         data = link.session.data_to_send()

@@ -529,8 +529,9 @@ def _teardown(state: LabState, progress: Progress) -> DownReport:
     sdir = Path(state.state_dir)
     if sdir.name == state.name and sdir.is_dir():
         shutil.rmtree(sdir, ignore_errors=True)
-    with contextlib.suppress(FileNotFoundError):
-        state.path.unlink()
+    for path in (state.path, state.path.with_suffix(".json.tmp")):  # a save cut short leaves the second
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
     return report
 
 
