@@ -46,9 +46,10 @@ def slash30s(n: int) -> list[str]:
 
 
 def own(fib: NetlinkFib, family: int = 4, table: int = 254, metric: int = 0) -> dict[int, int]:
+    """The index of one (family, table, metric) as one dict (a copy: read it again after changes)."""
     index = fib._index
     assert index is not None
-    return index.tables.get((family, table, metric), {})
+    return index.merged(family, table, metric)
 
 
 def object_of(fib: NetlinkFib, hops: tuple[Hop, ...]) -> int:
@@ -71,7 +72,7 @@ def assert_refs_match(fib: NetlinkFib) -> None:
     index = fib._index
     assert index is not None
     counted: Counter[int] = Counter()
-    for d in index.tables.values():
+    for d in index.dicts():
         counted.update(d.values())
     assert {k: v for k, v in fib._refs.items() if v} == dict(counted)
 
@@ -255,6 +256,7 @@ def test_apply_and_ipv6_share_the_interned_ids(fib: NetlinkFib, kernel: FakeRtnl
     assert fib._refs == {id_a: 9}
     res = fib.apply([FibOp(OpKind.DELETE, r) for r in [v4[0], v6[0], tabled]])
     assert (res.ok, res.errors) == (3, [])
+    six = own(fib, 6, 254, IP6_RT_PRIO_USER)
     assert len(own(fib)) == 4 and len(six) == 2 and own(fib, 4, 1000, 9) == {}
     assert_refs_match(fib)
     assert fib.withdraw_nexthop(A) == 6
@@ -274,3 +276,18 @@ def test_flush_forgets_the_index_and_inline_mode_has_none(
     res = inline.apply_runs([(OpKind.DELETE, HOPS_A, [*keys, *keys_of(["192.0.2.0/24"])])])
     assert (res.ok, res.skipped, res.failed) == (4, 0, {})  # every delete sent; ESRCH counts as done
     assert inline._index is None
+
+
+def test_index_is_split_by_the_top_byte_of_the_network(fib: NetlinkFib) -> None:
+    """Each (table, metric) is 256 dicts, so no single dict of a full table grows at once."""
+    prefixes = ["192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/25", "203.0.113.128/25"]
+    fib.apply_runs([(OpKind.ADD, HOPS_A, keys_of(prefixes))])
+    index = fib._index
+    assert index is not None
+    shards = index.tables[(4, 254, 0)]
+    assert len(shards) == 256
+    assert {i: len(d) for i, d in enumerate(shards) if d} == {192: 1, 198: 1, 203: 2}
+    assert len(index) == 4
+    fib.apply_runs([(OpKind.DELETE, HOPS_A, keys_of(prefixes[2:]))])
+    assert {i: len(d) for i, d in enumerate(shards) if d} == {192: 1, 198: 1}
+    assert_refs_match(fib)
