@@ -4,19 +4,14 @@ announcements go in one call, in order, and a path carrying our own AS is a with
 from __future__ import annotations
 
 import asyncio
-import random
 from ipaddress import IPv6Address
 from pathlib import Path
-from typing import Any
-
-import pytest
 
 from v4via6.bgp import events as ev
 from v4via6.bgp.wire import BgpNextHop, make_attributes
-from v4via6.daemon import supervisor
 from v4via6.daemon.supervisor import Daemon, PeerState
 from v4via6.fib.memory import MemoryFib
-from v4via6.model import Hop, NextHop
+from v4via6.model import NextHop
 from v4via6.rib.keys import prefix_key
 
 CONFIG = """
@@ -193,33 +188,3 @@ def test_installed_means_wanted_by_the_fib_and_not_failed(tmp_path: Path) -> Non
     asyncio.run(d._apply_runs(d.fib_channel.take_batch()))
     assert d.fib_failed == set() and d._installed(B) and d._installed_count() == 2
 
-
-def test_fib_writer_installs_each_run_in_key_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A peer's table arrives in its order (BIRD: hash order); the kernel gets each install
-    run sorted (its trie is then deleted faster), deletes as they were, runs in order."""
-    from v4via6.fib.backend import OpKind
-    from v4via6.rib.channel import FibBatch
-
-    d = daemon(tmp_path)
-    seen: list[tuple[OpKind, list[int]]] = []
-    apply_runs = d.fib.apply_runs
-
-    def record(runs: Any, **kw: Any) -> Any:
-        seen.extend((kind, list(keys)) for kind, _hops, keys in runs)
-        return apply_runs(runs, **kw)
-
-    d.fib.apply_runs = record  # type: ignore[method-assign]
-    monkeypatch.setattr(supervisor, "FIB_CHUNK", 100)  # a "big" batch: sorted in a thread, cut in slices
-    hops = (Hop(NextHop(IPv6Address("fe80::1"), "eth0")),)
-    keys = [prefix_key(f"{net}.{i}/32") for i in range(256) for net in ("203.0.113", "192.0.2", "198.51.100")]
-    random.Random(1).shuffle(keys)
-    gone = [B, A]
-    batch = FibBatch([(OpKind.REPLACE, hops, list(keys)), (OpKind.DELETE, hops, list(gone)),
-                      (OpKind.REPLACE, hops, [C, A])])
-    asyncio.run(d._apply_runs(batch))
-    installed = [k for kind, ks in seen if kind is OpKind.REPLACE for k in ks]
-    assert installed[: len(keys)] == sorted(keys) and installed[len(keys):] == sorted([C, A])
-    deleted = [ks for kind, ks in seen if kind is OpKind.DELETE]
-    assert deleted == [gone]  # the daemon leaves deletes alone
-    kinds = [kind for kind, _ in seen]
-    assert kinds.index(OpKind.DELETE) < len(kinds) - 1  # the later install still comes after it

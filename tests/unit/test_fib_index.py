@@ -11,6 +11,7 @@ and separate tables/metrics keep it (and the object refcounts) right.
 from __future__ import annotations
 
 import errno
+import random
 import struct
 from collections import Counter
 from ipaddress import IPv4Network, IPv6Network
@@ -290,4 +291,29 @@ def test_index_is_split_by_the_top_byte_of_the_network(fib: NetlinkFib) -> None:
     assert len(index) == 4
     fib.apply_runs([(OpKind.DELETE, HOPS_A, keys_of(prefixes[2:]))])
     assert {i: len(d) for i, d in enumerate(shards) if d} == {192: 1, 198: 1}
+    assert_refs_match(fib)
+
+
+def test_install_runs_go_to_the_kernel_in_key_order(fib: NetlinkFib, kernel: FakeRtnl) -> None:
+    """A peer's order (BIRD: hash order) is not the kernel's: each install run is sent
+    sorted (the FIB trie then deletes faster); runs keep their order, deletes stay
+    highest first, and the index holds the caller's key objects either way. A
+    prefix installed and withdrawn within one batch (a flap while the FIB lags a
+    load) is deleted too, though the index learns of the install only after it."""
+    shuffled = [f"{net}.{i}/32" for i in range(0, 256, 8) for net in ("203.0.113", "192.0.2", "198.51.100")]
+    random.Random(3).shuffle(shuffled)
+    keys = keys_of(shuffled)
+    later = keys_of(["192.0.2.1/32"])
+    kernel.requests.clear()
+    fib.apply_runs([(OpKind.ADD, HOPS_A, keys), (OpKind.DELETE, HOPS_A, keys[:5]), (OpKind.ADD, HOPS_B, later)])
+    sent = [(struct.unpack_from("=H", req, 4)[0], int.from_bytes(req[32:36], "big"))
+            for req in kernel.requests
+            if struct.unpack_from("=H", req, 4)[0] in (nlmsg.RTM_NEWROUTE, nlmsg.RTM_DELROUTE)]
+    first = [addr for kind, addr in sent[: len(keys)]]
+    assert all(kind == nlmsg.RTM_NEWROUTE for kind, _ in sent[: len(keys)])
+    assert first == sorted(k >> 8 for k in keys)
+    deletes = [addr for kind, addr in sent[len(keys): len(keys) + 5]]
+    assert deletes == sorted((k >> 8 for k in keys[:5]), reverse=True)
+    assert sent[-1] == (nlmsg.RTM_NEWROUTE, later[0] >> 8)
+    assert holds_objects(own(fib), keys[5:] + later)
     assert_refs_match(fib)

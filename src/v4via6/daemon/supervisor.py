@@ -757,10 +757,6 @@ class Daemon:
         """Bulk path: runs of prefix keys go to the backend's ``apply_runs`` in slices."""
         statics = self.static_keys
         failed_keys = self.fib_failed
-        if sum(len(keys) for _kind, _hops, keys in batch.runs) > FIB_CHUNK:
-            await asyncio.to_thread(sort_installs, batch.runs)  # a full table's worth: off the loop
-        else:
-            sort_installs(batch.runs)
         for piece in _slices(batch.runs, FIB_CHUNK):
             if statics:
                 piece = [(kind, hops, [k for k in keys if k not in statics]) for kind, hops, keys in piece]
@@ -1057,21 +1053,6 @@ class Daemon:
             if _identity(state.runner.config) == ident:
                 return state
         return None
-
-
-def sort_installs(runs: Sequence[tuple[OpKind, Any, list[int]]]) -> None:
-    """Sort each install run's prefix keys in place (a run's keys share kind and hops,
-    so their order within it means nothing; runs stay in order).
-
-    A peer sends its table in its own order (BIRD: hash order). Installed in that
-    order, the kernel allocates the FIB trie's nodes scattered over memory, and
-    deleting the routes later (one nexthop object for a million routes when a
-    session goes down) walks and frees them 1.7x slower than when they were
-    installed in key order (1.65-1.76 s against 0.99-1.07 s on the bench VM).
-    """
-    for kind, _hops, keys in runs:
-        if kind is not OpKind.DELETE:
-            keys.sort()
 
 
 def _slices(runs: Sequence[tuple[OpKind, Any, list[int]]], size: int) -> Iterator[list[tuple[OpKind, Any, list[int]]]]:

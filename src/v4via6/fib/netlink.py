@@ -41,7 +41,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import cache, partial
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
-from itertools import compress, repeat
+from itertools import chain, compress, repeat
 from socket import htonl
 
 from v4via6.fib import nlmsg
@@ -507,6 +507,15 @@ class NetlinkFib:
         REPLACE. DELETE skips prefixes the index says are gone already (e.g. after
         :meth:`withdraw_nexthop`) and sends the rest highest first. In inline
         mode (no index) every delete is sent and ENOENT counts as done.
+
+        An install run goes to the kernel in key order. A peer sends its table in
+        its own order (BIRD: hash order); installed in that order, the kernel's
+        FIB trie nodes end up scattered over memory, and deleting the routes later
+        (one nexthop object for a million routes when a session goes down) walks
+        and frees them 1.7x slower (a million routes in slices of 20,000: 1.65-1.76 s
+        shuffled, 0.99-1.07 s with each slice sorted). Sorting whole batches of
+        hundreds of thousands instead crowds each slice into one corner of the trie,
+        which costs the kernel more on insert.
         """
         result = RunsResult()
         if not runs:
@@ -543,11 +552,18 @@ class NetlinkFib:
             # full table is thousands of routes; this thread shares the GIL with the RIB).
             seq = seq0
             held = own if own is not None and any(own) else None
+            # The index changes after the batch: a key installed by an earlier run of this
+            # batch is not in it yet, and a later delete of that key must still go out.
+            earlier: list[list[int]] = []
+            fresh: set[int] = set()
             for kind, hops, keys in runs:
                 if kind is OpKind.DELETE:
                     todo = sorted(keys, reverse=True)
                     if own is not None:
-                        kept = [k for k in todo if k in own[k >> 32]] if held is not None else []
+                        if earlier:
+                            fresh.update(chain.from_iterable(earlier))
+                            earlier.clear()
+                        kept = [k for k in todo if (held is not None and k in held[k >> 32]) or k in fresh]
                         result.skipped += len(todo) - len(kept)
                         todo = kept
                     seg_start.append(len(sent_keys))
@@ -576,6 +592,11 @@ class NetlinkFib:
                 seg_nh.append(nh_id)
                 if not keys:
                     continue
+                # A run's keys share kind and hops, so their order is free: in key order,
+                # the kernel allocates the FIB trie's nodes of a slice together.
+                keys = sorted(keys)
+                if own is not None:
+                    earlier.append(keys)
                 if held is not None:
                     kinds = [1 if k in held[k >> 32] else 0 for k in keys]
                     flags: Iterable[int] = [f_rep if c else f_add for c in kinds]
