@@ -841,12 +841,12 @@ class NetlinkFib:
         ends = [*starts[1:], len(sent_keys)]
         for start, end, nh_id in zip(starts, ends, nh_ids, strict=True):
             keys = [sent_keys[j] for j in range(start, end) if j not in failed] if failed else sent_keys[start:end]
-            # a key twice in a segment: its second pop releases what the first set (net one route)
             released.extend(filter(None, [own[k >> 32].pop(k, 0) for k in keys]))
             if nh_id:
-                for k in keys:
+                fresh = dict.fromkeys(keys, nh_id)  # distinct keys, like one-by-one updates
+                for k in fresh:
                     own[k >> 32][k] = nh_id
-                added[nh_id] = added.get(nh_id, 0) + len(keys)
+                added[nh_id] = added.get(nh_id, 0) + len(fresh)
         self._account(added, released)
 
     def _account(self, added: dict[int, int], released: list[int]) -> None:
