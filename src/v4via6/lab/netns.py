@@ -21,9 +21,11 @@ import contextlib
 import json
 import os
 import re
+import signal
 import subprocess
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 #: Every namespace the lab creates starts with this.
 NS_PREFIX = "v4v6-"
@@ -110,13 +112,33 @@ def namespace_exists(name: str) -> bool:
     return os.path.exists(os.path.join("/run/netns", name))
 
 
+@contextlib.contextmanager
+def _interrupts_deferred() -> Iterator[None]:
+    """SIGINT/SIGTERM wait until the body is done (then arrive as usual).
+
+    A Ctrl-C in the middle of ``ip netns add`` would have ``subprocess`` kill the
+    command half-way while its namespace may still come into being after the
+    caller's clean-up looked; deferred, the interrupt comes once the namespace
+    is whole and recorded, and the clean-up removes it."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held = {signal.SIGINT, signal.SIGTERM}
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
 def create_namespace(name: str) -> None:
     """Create namespace ``name`` (must start with ``v4v6-``) and bring its loopback up."""
     _check_ns(name)
     if namespace_exists(name):
         raise NetnsError(f"namespace {name} already exists")
-    run(["ip", "netns", "add", name])
-    run(["ip", "-n", name, "link", "set", "lo", "up"])
+    with _interrupts_deferred():
+        run(["ip", "netns", "add", name])
+        run(["ip", "-n", name, "link", "set", "lo", "up"])
 
 
 def namespace_pids(name: str) -> list[int]:
