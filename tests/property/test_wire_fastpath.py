@@ -10,12 +10,22 @@ at the first one that declines."""
 from __future__ import annotations
 
 import struct
+from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_wire_roundtrip import CTX, messages, nexthops6, path_attributes, prefix_keys
 
-from v4via6.bgp.wire import BgpNextHop, PathAttributes, Update, WireError, attributes, decode_message, encode
+from v4via6.bgp.wire import (
+    BgpNextHop,
+    PathAttributes,
+    Update,
+    WireError,
+    attributes,
+    decode_message,
+    encode,
+    fastupdate,
+)
 from v4via6.bgp.wire.attributes import _decode_block, _decode_plain
 from v4via6.bgp.wire.context import Context
 from v4via6.bgp.wire.fastupdate import decode_ipv4_via_ipv6, decode_run, fast_path_usable
@@ -170,3 +180,84 @@ def test_fast_path_declines_what_it_does_not_cover() -> None:
     assert not fast_path_usable(Context())  # no extended next hop negotiated
     assert not fast_path_usable(Context(extended_nexthop=frozenset({(1, 1, 2)}),
                                         add_path_rx=frozenset({(1, 1)})))
+
+
+def _one_prefix_update(attrs: bytes, nh: bytes, key: int, mp_first: bool) -> bytes:
+    mp = struct.pack("!HBB", 1, 1, len(nh)) + nh + b"\x00" + encode_prefixes([key], 1)
+    mp_attr = (b"\x90\x0e" + struct.pack("!H", len(mp)) if mp_first else b"\x80\x0e" + bytes((len(mp),))) + mp
+    body_attrs = mp_attr + attrs if mp_first else attrs + mp_attr
+    body = struct.pack("!H", 0) + struct.pack("!H", len(body_attrs)) + body_attrs
+    return b"\xff" * 16 + struct.pack("!HB", 19 + len(body), 2) + body
+
+
+def _simple_attrs(origin: int, asns: list[int], med: int | None, local_pref: int | None) -> bytes:
+    out = b"\x40\x01\x01" + bytes((origin,))
+    out += b"\x40\x02" + bytes((2 + 4 * len(asns), 2, len(asns))) + b"".join(struct.pack("!I", a) for a in asns)
+    if med is not None:
+        out += b"\x80\x04\x04" + struct.pack("!I", med)
+    if local_pref is not None:
+        out += b"\x40\x05\x04" + struct.pack("!I", local_pref)
+    return out
+
+
+@SETTINGS
+@given(st.integers(0, 2), st.lists(st.integers(0, 2**32 - 1), min_size=1, max_size=4),
+       st.none() | st.integers(0, 2**32 - 1), st.none() | st.integers(0, 2**32 - 1), st.booleans(),
+       st.lists(prefix_keys(32), min_size=2, max_size=6, unique=True), nexthops6,
+       st.lists(st.tuples(st.integers(0, 200), st.integers(0, 255)), max_size=3))
+def test_known_layout_agrees_with_the_general_decoder(origin: int, asns: list[int], med: int | None,
+                                                       local_pref: int | None, mp_first: bool, keys: list[int],
+                                                       nh: BgpNextHop, flips: list[tuple[int, int]]) -> None:
+    """Once a one-prefix UPDATE's layout is known, messages of the same length are checked
+    against it instead of walked: other prefixes, AS numbers, MED/LOCAL_PREF values and
+    ORIGIN values (also invalid ones), and any byte changed anywhere, decode exactly as
+    the general decoder says (or decline), and the next hop is the known one."""
+    raw_nh = encode(Update(attrs=PathAttributes(), mp_reach=MpReach(1, 1, nh, (keys[0],))), CTX)
+    first = _one_prefix_update(_simple_attrs(origin, asns, med, local_pref), _mp_nexthop(raw_nh), keys[0], mp_first)
+    assert decode_ipv4_via_ipv6(first, CTX) is not None
+    fastupdate._LAYOUTS.clear()
+    assert decode_run(first + first, 0, CTX, CTX.max_len, []) == (2 * len(first), 2)
+    assert len(first) in fastupdate._LAYOUTS  # made by the walk (a prefix followed by 4 bytes)
+    for n, key in enumerate(keys[1:]):
+        other = _one_prefix_update(_simple_attrs((origin + n) % 4, [a ^ (n + 1) for a in asns],
+                                                 None if med is None else med ^ n,
+                                                 None if local_pref is None else local_pref ^ (n + 1)),
+                                   _mp_nexthop(raw_nh), key, mp_first)
+        variants = [other]
+        for pos, value in flips:
+            if pos < len(other):
+                variants.append(other[:pos] + bytes((value,)) + other[pos + 1:])
+        for raw in variants:
+            check(raw)
+            check_run(raw)
+            decode_run(first + first, 0, CTX, CTX.max_len, [])  # the layout again, for the next variant
+
+
+def _mp_nexthop(raw_update: bytes) -> bytes:
+    """The next-hop bytes of an encoded UPDATE's MP_REACH_NLRI."""
+    msg = decode_message(raw_update, CTX)
+    assert isinstance(msg, Update) and msg.mp_reach is not None
+    at = raw_update.index(b"\x00\x01\x01", 23)  # AFI 1, SAFI 1
+    return raw_update[at + 4 : at + 4 + raw_update[at + 3]]
+
+
+def test_a_known_layout_skips_the_walk(monkeypatch: Any) -> None:
+    """A stream of one-prefix UPDATEs with one layout is walked once per message length."""
+    made: list[int] = []
+    real = fastupdate._layout
+
+    def counting(data: bytes, i: int, end: int, nh: BgpNextHop) -> Any:
+        made.append(end - i)
+        return real(data, i, end, nh)
+
+    monkeypatch.setattr(fastupdate, "_layout", counting)
+    fastupdate._LAYOUTS.clear()
+    nh = bytes.fromhex("fe800000000000000000000000000001")
+    msgs = [_one_prefix_update(_simple_attrs(i % 3, [65001, 4200000000 + i], None, None), nh,
+                               ((0xC6336400 + (i << 8)) << 8) | 24, True) for i in range(50)]
+    out: list[tuple[tuple[int, ...], PathAttributes, BgpNextHop]] = []
+    stop, count = decode_run(b"".join(msgs), 0, CTX, CTX.max_len, out)
+    assert (stop, count) == (sum(map(len, msgs)), 50)
+    assert made == [len(msgs[0])]
+    for raw, (keys, attrs, hop) in zip(msgs, out, strict=True):
+        assert general(raw, CTX) == (attrs, hop, keys)

@@ -32,22 +32,25 @@ Announced = tuple[tuple[int, ...], PathAttributes, BgpNextHop]
 _PLAIN = frozenset({1, 2, 4, 5, 6, 7, 8, 9, 10, 16, 32})
 _AFI_IPV4 = 1
 
-_new = object.__new__
 _shared_int = _attributes._shared_int
 _ATTRS = _attributes._INTERN
 _ATTRS_MAX = _attributes.INTERN_MAX
 _NEXTHOPS = _nexthop._CACHE
 _NO_EXTRA = _attributes._NO_EXTRA
 _SEGMENT_TYPES = frozenset(_attributes.SEGMENT_NAMES)
-_SET_ORIGIN = _attributes._set_origin
-_SET_ASP = _attributes._set_asp
-_SET_LEN = _attributes._set_len
-_SET_NEIGHBOR = _attributes._set_neighbor
-_SET_MED = _attributes._set_med
-_SET_LP = _attributes._set_local_pref
-_SET_EXTRA = _attributes._set_extra
-_SET_WIRE = _attributes._set_wire
-_SET_AS4 = _attributes._set_wire_as4
+_FILLED = _attributes.filled
+_from_bytes = int.from_bytes
+#: Prefix length -> bytes of its NLRI entry (0: not an IPv4 length).
+_STEPS = _STEP4 + [0] * (256 - len(_STEP4))
+
+#: The byte layout of a one-prefix UPDATE decoded lately, by message length (see
+#: :func:`_layout`): (mask, masked bytes, offsets of the prefix, ORIGIN, AS_PATH, MED,
+#: LOCAL_PREF and of the plain attribute runs, the next hop object). A peer sending
+#: one prefix per UPDATE sends a handful of layouts (one per prefix byte count).
+Layout = tuple[int, int, int, int, int, int, int, int, int, int, int, int, int, BgpNextHop]
+_LAYOUTS: dict[int, Layout] = {}
+_NO_LAYOUTS: dict[int, Layout] = {}
+_LAYOUTS_MAX = 64
 
 
 def fast_path_usable(ctx: Context) -> bool:
@@ -81,7 +84,11 @@ def decode_run(data: bytes, i: int, ctx: Context, max_len: int, out: list[Announ
     commonest attribute block (ORIGIN, a one-segment four-octet AS_PATH,
     optionally MED and LOCAL_PREF) is built from the values taken during the
     walk, any other goes to :func:`~v4via6.bgp.wire.attributes.decode_attributes`.
-    Attribute sets and next hops are found by their bytes first. ``ctx`` must pass
+    A one-prefix UPDATE with the byte layout of one decoded before (same length,
+    same bytes everywhere but the prefix, the ORIGIN value, the AS numbers, MED
+    and LOCAL_PREF) needs no walk: one masked comparison of the whole message
+    stands for every check of the walk (see :func:`_layout`). Attribute sets and
+    next hops are found by their bytes first. ``ctx`` must pass
     :func:`fast_path_usable`. A full table sent one prefix per UPDATE is a million
     messages, so this loop is written for speed, not beauty.
     """
@@ -93,108 +100,128 @@ def decode_run(data: bytes, i: int, ctx: Context, max_len: int, out: list[Announ
     u32 = _U32
     masks = _MASK4_8
     steps = _STEP4
+    steps0 = _STEPS
+    layouts = _LAYOUTS
+    layout_of = layouts.get if four else _NO_LAYOUTS.get  # layouts are made for four-octet sessions only
+    from_bytes = _from_bytes
     attrs_cache = _ATTRS
     nh_cache = _NEXTHOPS
     segment_types = _SEGMENT_TYPES
-    new = _new
-    cls = PathAttributes
-    set_origin, set_asp, set_len, set_neighbor = _SET_ORIGIN, _SET_ASP, _SET_LEN, _SET_NEIGHBOR
-    set_med, set_lp, set_extra, set_wire, set_as4 = _SET_MED, _SET_LP, _SET_EXTRA, _SET_WIRE, _SET_AS4
+    filled = _FILLED
     no_extra = _NO_EXTRA
     shared = _shared_int
     decode_v4 = _decode_v4
     prefixes = 0
     while n - i >= 23:
-        if data[i + 18] != 2 or not startswith(MARKER, i):
-            break
-        end = i + ((data[i + 16] << 8) | data[i + 17])
-        if end > n or end - i > max_len or data[i + 19] or data[i + 20]:
-            break  # incomplete, too long, or withdrawn routes present
-        j = i + 23
-        if j + ((data[i + 21] << 8) | data[i + 22]) != end:
-            break  # classic NLRI, or lengths that do not add up
+        length = (data[i + 16] << 8) | data[i + 17]
+        end = i + length
+        if end > n or length > max_len:
+            break  # incomplete, or too long
         try:
-            # --- the attributes: MP_REACH_NLRI and plain ones, each at most once
-            origin = -1
-            asp: bytes | None = None
-            med: int | None = None
-            local_pref: int | None = None
-            mp = mp_end = 0
-            s1 = e1 = s2 = e2 = 0  # the plain attributes: at most two runs around MP_REACH_NLRI
-            seen = 0
-            simple = True  # only ORIGIN, AS_PATH, MED, LOCAL_PREF, well-formed: built here
-            while j < end:
-                if end - j < 4:
-                    break
-                flags = data[j]
-                code = data[j + 1]
-                if flags & 0x10:
-                    v = j + 4
-                    e = v + ((data[j + 2] << 8) | data[j + 3])
-                else:
-                    v = j + 3
-                    e = v + data[j + 2]
-                bit = 1 << code
-                if e > end or seen & bit:
-                    break  # overrun, or a repeated attribute: the general path reports it
-                seen |= bit
-                kind = flags & 0xC0
-                if code == 14:
-                    if kind != 0x80:
-                        break
-                    mp, mp_end = v, e
-                elif code in plain:
-                    if code == 2:
-                        asp = data[v:e]
-                        simple = simple and kind == 0x40
-                    elif code == 1:
-                        if kind == 0x40 and e - v == 1 and data[v] <= 2:
-                            origin = data[v]
-                        else:
-                            simple = False
-                    elif code == 4:
-                        if kind == 0x80 and e - v == 4:
-                            med = shared(u32(data, v)[0])
-                        else:
-                            simple = False
-                    elif code == 5:
-                        if kind == 0x40 and e - v == 4:
-                            local_pref = shared(u32(data, v)[0])
-                        else:
-                            simple = False
-                    else:
-                        simple = False
-                    if not s1:
-                        s1, e1 = j, e
-                    elif e1 == j:
-                        e1 = e
-                    elif not s2:
-                        s2, e2 = j, e
-                    else:
-                        e2 = e  # only MP_REACH_NLRI splits the plain ones: e2 == j here
-                else:
-                    break  # NEXT_HOP, MP_UNREACH_NLRI, unknown: the general path
-                j = e
-            if j != end or not mp or seen & 0b110 != 0b110:  # ORIGIN and AS_PATH are required
-                break
-            # --- MP_REACH_NLRI: IPv4 unicast, an IPv6 next hop, at least one prefix
-            if mp_end - mp < 5 or data[mp] or data[mp + 1] != _AFI_IPV4 or data[mp + 2] != 1:
-                break
-            nhlen = data[mp + 3]
-            p = mp + 5 + nhlen
-            if (nhlen != 16 and nhlen != 32) or p >= mp_end:
-                break
-            raw_nh = data[mp + 4 : p - 1]
-            nh = nh_cache.get(raw_nh)
-            if nh is None:
-                nh = decode_nexthop(raw_nh)  # NextHopError: the general path
-            plen = data[p]
-            if plen <= 32 and p + steps[plen] == mp_end and p + 5 <= n:  # one prefix: the commonest
+            lay = layout_of(length)
+            if (lay is not None and from_bytes(data[i:end]) & lay[0] == lay[1]
+                    and steps0[data[i + lay[2]]] == lay[3] and data[i + lay[4]] <= 2 and i + lay[2] + 5 <= n):
+                # --- a layout seen before: every fixed byte is as in a message the walk accepted
+                _, _, p, _, o, a, ae, mo, lo, s1, e1, s2, e2, nh = lay
+                p += i
+                plen = data[p]
                 keys: tuple[int, ...] = (((u32(data, p + 1)[0] << 8) & masks[plen]) | plen,)
+                origin = data[i + o]
+                asp: bytes | None = data[i + a:i + ae]
+                med: int | None = shared(u32(data, i + mo)[0]) if mo else None
+                local_pref: int | None = shared(u32(data, i + lo)[0]) if lo else None
+                block = data[i + s1:i + e1] if not s2 else data[i + s1:i + e1] + data[i + s2:i + e2]
+                simple = single = True
+                walked = False
             else:
-                keys = tuple(decode_v4(data, p, mp_end))  # NlriError: the general path
+                if data[i + 18] != 2 or not startswith(MARKER, i) or data[i + 19] or data[i + 20]:
+                    break  # not an UPDATE, or withdrawn routes present
+                j = i + 23
+                if j + ((data[i + 21] << 8) | data[i + 22]) != end:
+                    break  # classic NLRI, or lengths that do not add up
+                # --- the attributes: MP_REACH_NLRI and plain ones, each at most once
+                origin = -1
+                asp = None
+                med = None
+                local_pref = None
+                mp = mp_end = 0
+                s1 = e1 = s2 = e2 = 0  # the plain attributes: at most two runs around MP_REACH_NLRI
+                seen = 0
+                simple = True  # only ORIGIN, AS_PATH, MED, LOCAL_PREF, well-formed: built here
+                while j < end:
+                    if end - j < 4:
+                        break
+                    flags = data[j]
+                    code = data[j + 1]
+                    if flags & 0x10:
+                        v = j + 4
+                        e = v + ((data[j + 2] << 8) | data[j + 3])
+                    else:
+                        v = j + 3
+                        e = v + data[j + 2]
+                    bit = 1 << code
+                    if e > end or seen & bit:
+                        break  # overrun, or a repeated attribute: the general path reports it
+                    seen |= bit
+                    kind = flags & 0xC0
+                    if code == 14:
+                        if kind != 0x80:
+                            break
+                        mp, mp_end = v, e
+                    elif code in plain:
+                        if code == 2:
+                            asp = data[v:e]
+                            simple = simple and kind == 0x40
+                        elif code == 1:
+                            if kind == 0x40 and e - v == 1 and data[v] <= 2:
+                                origin = data[v]
+                            else:
+                                simple = False
+                        elif code == 4:
+                            if kind == 0x80 and e - v == 4:
+                                med = shared(u32(data, v)[0])
+                            else:
+                                simple = False
+                        elif code == 5:
+                            if kind == 0x40 and e - v == 4:
+                                local_pref = shared(u32(data, v)[0])
+                            else:
+                                simple = False
+                        else:
+                            simple = False
+                        if not s1:
+                            s1, e1 = j, e
+                        elif e1 == j:
+                            e1 = e
+                        elif not s2:
+                            s2, e2 = j, e
+                        else:
+                            e2 = e  # only MP_REACH_NLRI splits the plain ones: e2 == j here
+                    else:
+                        break  # NEXT_HOP, MP_UNREACH_NLRI, unknown: the general path
+                    j = e
+                if j != end or not mp or seen & 0b110 != 0b110:  # ORIGIN and AS_PATH are required
+                    break
+                # --- MP_REACH_NLRI: IPv4 unicast, an IPv6 next hop, at least one prefix
+                if mp_end - mp < 5 or data[mp] or data[mp + 1] != _AFI_IPV4 or data[mp + 2] != 1:
+                    break
+                nhlen = data[mp + 3]
+                p = mp + 5 + nhlen
+                if (nhlen != 16 and nhlen != 32) or p >= mp_end:
+                    break
+                raw_nh = data[mp + 4 : p - 1]
+                cached = nh_cache.get(raw_nh)
+                nh = decode_nexthop(raw_nh) if cached is None else cached  # NextHopError: the general path
+                plen = data[p]
+                single = plen <= 32 and p + steps[plen] == mp_end and p + 5 <= n
+                if single:  # one prefix: the commonest
+                    keys = (((u32(data, p + 1)[0] << 8) & masks[plen]) | plen,)
+                else:
+                    keys = tuple(decode_v4(data, p, mp_end))  # NlriError: the general path
+                    single = False  # (layouts are of one-prefix messages)
+                block = data[s1:e1] if not s2 else data[s1:e1] + data[s2:e2]
+                walked = True
             # --- the attribute set, found by its bytes or built
-            block = data[s1:e1] if not s2 else data[s1:e1] + data[s2:e2]
             hit = attrs_cache.get((four, block))
             if hit is not None:
                 if hit[1]:
@@ -202,20 +229,12 @@ def decode_run(data: bytes, i: int, ctx: Context, max_len: int, out: list[Announ
                 attrs = hit[0]
             elif (simple and four and asp is not None and len(asp) > 2 and len(asp) == 2 + 4 * asp[1]
                     and asp[0] in segment_types):
-                attrs = new(cls)
-                set_origin(attrs, origin)
-                set_asp(attrs, asp)
                 if asp[0] == 2:  # AS_SEQUENCE: length and neighbour AS
-                    set_len(attrs, asp[1])
-                    set_neighbor(attrs, shared(u32(asp, 2)[0]))
+                    attrs = filled(origin, asp, asp[1], shared(u32(asp, 2)[0]), med, local_pref, no_extra, block,
+                                   True)
                 else:  # AS_SET counts 1, a confederation segment 0
-                    set_len(attrs, 1 if asp[0] == 1 else 0)
-                    set_neighbor(attrs, None)
-                set_med(attrs, med)
-                set_lp(attrs, local_pref)
-                set_extra(attrs, no_extra)
-                set_wire(attrs, block)
-                set_as4(attrs, True)
+                    attrs = filled(origin, asp, 1 if asp[0] == 1 else 0, None, med, local_pref, no_extra, block,
+                                   True)
                 if len(attrs_cache) >= _ATTRS_MAX:
                     attrs_cache.clear()
                 attrs_cache[(True, block)] = (attrs, ())
@@ -223,9 +242,76 @@ def decode_run(data: bytes, i: int, ctx: Context, max_len: int, out: list[Announ
                 attrs, verdicts = decode_attributes(block, ctx)
                 if verdicts:
                     break
+                simple = False
+            if walked and simple and single and four:
+                made = _layout(data, i, end, nh)
+                if made is not None:
+                    if len(layouts) >= _LAYOUTS_MAX:
+                        layouts.clear()
+                    layouts[length] = made
         except Exception:  # malformed, or a fast-path bug: the general path decides
             break
         append((keys, attrs, nh))
         prefixes += len(keys)
         i = end
     return i, prefixes
+
+
+def _layout(data: bytes, i: int, end: int, nh: BgpNextHop) -> Layout | None:
+    """The layout of the one-prefix UPDATE ``data[i:end]``, which :func:`decode_run`'s walk
+    has just accepted with an attribute block it builds itself (ORIGIN, one-segment
+    AS_PATH, MED, LOCAL_PREF; four-octet AS numbers), or None.
+
+    A message of the same length whose bytes equal this one's everywhere except the
+    prefix (its length byte within the same byte count), the ORIGIN value, the AS
+    numbers and the MED and LOCAL_PREF values passes every check of the walk the same
+    way; the loop then still checks the ORIGIN value (at most 2) and the prefix length,
+    and takes the values from the offsets kept here.
+    """
+    j = i + 23
+    variable = bytearray(end - i)  # 1: a byte that may differ
+    p = o = a = ae = mo = lo = s1 = e1 = s2 = e2 = 0
+    while j < end:
+        flags = data[j]
+        code = data[j + 1]
+        if flags & 0x10:
+            v = j + 4
+            e = v + ((data[j + 2] << 8) | data[j + 3])
+        else:
+            v = j + 3
+            e = v + data[j + 2]
+        if code == 14:
+            p = v + 5 + data[v + 3]
+            step = _STEPS[data[p]]
+            if not step or p + step != e:
+                return None
+            variable[p - i:e - i] = b"\x01" * step
+        else:
+            if code == 1 and e - v == 1:
+                o = v
+            elif code == 2 and e - v > 2:
+                a, ae = v, e
+                variable[v + 2 - i:e - i] = b"\x01" * (e - v - 2)
+            elif code == 4 and e - v == 4:
+                mo = v
+            elif code == 5 and e - v == 4:
+                lo = v
+            else:
+                return None
+            if code != 2:
+                variable[v - i:e - i] = b"\x01" * (e - v)
+            if not s1:
+                s1, e1 = j, e
+            elif e1 == j:
+                e1 = e
+            elif not s2:
+                s2, e2 = j, e
+            else:
+                e2 = e
+        j = e
+    if not p or not o or not a or j != end:
+        return None
+    mask = _from_bytes(bytes(0 if b else 0xFF for b in variable))
+    return (mask, _from_bytes(data[i:end]) & mask, p - i, _STEPS[data[p]], o - i, a - i, ae - i,
+            mo - i if mo else 0, lo - i if lo else 0, s1 - i, e1 - i, s2 - i if s2 else 0,
+            e2 - i if s2 else 0, nh)
