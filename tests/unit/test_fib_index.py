@@ -19,7 +19,7 @@ from ipaddress import IPv4Network, IPv6Network
 import pytest
 from test_fib_netlink_fake import A, B, FakeRtnl, open_fib
 
-from v4via6.fib import nlmsg
+from v4via6.fib import netlink, nlmsg
 from v4via6.fib.backend import FibOp, OpKind
 from v4via6.fib.netlink import IP6_RT_PRIO_USER, NetlinkFib
 from v4via6.model import PROTO_NUMBER, Hop, Route
@@ -317,3 +317,77 @@ def test_install_runs_go_to_the_kernel_in_key_order(fib: NetlinkFib, kernel: Fak
     assert sent[-1] == (nlmsg.RTM_NEWROUTE, later[0] >> 8)
     assert holds_objects(own(fib), keys[5:] + later)
     assert_refs_match(fib)
+
+
+def test_route_blocks_are_the_requests_packed_one_at_a_time() -> None:
+    """The column-wise packer writes each request's flags, sequence number, prefix length
+    and destination exactly where packing the request whole puts them."""
+    rng = random.Random(7)
+    keys = []
+    for plen in list(range(33)) * 20:
+        addr = rng.getrandbits(32) & ((0xFFFFFFFF << (32 - plen)) & 0xFFFFFFFF)
+        keys.append((addr << 8) | plen)
+    rng.shuffle(keys)
+    tail = nlmsg.RTATTR.pack(8, nlmsg.RTA_NH_ID) + struct.pack("=I", 77)
+    size = nlmsg.ROUTE_HEAD.size + len(tail)
+    flags = [rng.choice([F_EXCL, F_REPLACE]) | nlmsg.NLM_F_REQUEST for _ in keys]
+
+    def whole(flag: int, seq: int, key: int) -> bytes:
+        return nlmsg.ROUTE_HEAD.pack(size, nlmsg.RTM_NEWROUTE, flag, seq, 0, nlmsg.AF_INET, key & 0xFF, 0, 0, 254,
+                                     PROTO_NUMBER, 0, nlmsg.RTN_UNICAST, 0, 8, nlmsg.RTA_DST,
+                                     (key >> 8).to_bytes(4, "big"), 8, nlmsg.RTA_TABLE, 254, 8,
+                                     nlmsg.RTA_PRIORITY, 0) + tail
+
+    template = whole(flags[0], 0, 0)
+    for seq, given in ((1, flags), (0x3FFFFF00, flags), (5, None)):
+        expected = b"".join(whole(flags[i] if given else flags[0], seq + i, k) for i, k in enumerate(keys))
+        assert bytes(netlink._route_block_portable(template, keys, seq, given)) == expected
+        if netlink._LITTLE_ENDIAN:
+            assert bytes(netlink._route_block(template, keys, seq, given)) == expected
+    assert netlink._route_block(template, [], 1, None) == b""
+
+
+def test_a_run_mixing_held_and_new_prefixes(fib: NetlinkFib, kernel: FakeRtnl) -> None:
+    """Prefixes already ours are replaced, the others added with CREATE|EXCL, in key order;
+    the old object's routes are released, the index holds the new key objects."""
+    keys = keys_of(slash30s(12))
+    fib.apply_runs([(OpKind.ADD, HOPS_A, keys[::3])])
+    kernel.requests.clear()
+    again = [fresh(k) for k in reversed(keys)]
+    res = fib.apply_runs([(OpKind.REPLACE, HOPS_B, again)])
+    assert (res.ok, res.failed) == (12, {})
+    held = set(keys[::3])
+    assert request_flags(kernel) == [F_REPLACE if k in held else F_EXCL for k in sorted(keys)]
+    index = own(fib)
+    assert holds_objects(index, again) and set(index) == set(keys)
+    assert all(v is object_of(fib, HOPS_B) for v in index.values())
+    assert_refs_match(fib)
+    assert len(kernel.objects) == 1  # A's object: no route left, collected
+
+
+def test_index_insert_reports_entries_it_overwrites() -> None:
+    """The index insert of a segment is one update per shard; should it meet a key the index
+    still holds (an add the kernel accepted though the index had it), it says so, and
+    the caller recounts the objects' routes instead of losing a release."""
+    shards: list[dict[int, int]] = [{} for _ in range(256)]
+    [a, b, c] = keys_of(["192.0.2.0/24", "192.0.2.128/25", "203.0.113.0/24"])
+    shards[192][b] = 5
+    assert netlink._insert_sorted(shards, sorted([a, b, c]), 9) == (3, 1)
+    assert shards[192] == {a: 9, b: 9} and shards[203] == {c: 9}
+    assert netlink._present_sorted(shards, sorted(keys_of(["192.0.2.0/24", "198.51.100.0/24"]))) == {a}
+
+
+def test_an_overwritten_index_entry_is_recounted(fib: NetlinkFib, kernel: FakeRtnl,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Should the kernel accept an add for a key the index holds (here: the held check is
+    made to miss them, and the routes vanished behind v4via6's back), the route counts
+    come from the index again and the object no route uses is collected."""
+    keys = keys_of(slash30s(4))
+    fib.apply_runs([(OpKind.ADD, HOPS_A, keys)])
+    kernel.routes.clear()
+    monkeypatch.setattr(netlink, "_present_sorted", lambda shards, ks: set())
+    res = fib.apply_runs([(OpKind.REPLACE, HOPS_B, keys)])
+    assert (res.ok, res.failed) == (4, {})
+    assert all(v is object_of(fib, HOPS_B) for v in own(fib).values())
+    assert_refs_match(fib)
+    assert list(kernel.objects) == [object_of(fib, HOPS_B)]

@@ -117,8 +117,8 @@ def test_bulk_reports_every_error_by_index_across_chunks(errors_only: bool) -> N
 
 @pytest.mark.parametrize("errors_only", [False, True])
 @pytest.mark.parametrize("split", [[100], [1, 99], [30, 0, 16, 54], [17] * 5 + [15]])
-def test_bulk_lists_answers_like_bulk_and_keeps_chunk_limits(errors_only: bool, split: list[int]) -> None:
-    """Requests handed over as lists (one run each) are numbered, chunked and answered
+def test_bulk_blocks_answers_like_bulk_and_keeps_chunk_limits(errors_only: bool, split: list[int]) -> None:
+    """Requests handed over as blocks (one run each) are numbered, chunked and answered
     exactly as one by one; no chunk exceeds the message or the byte limit."""
     answers: dict[str, list[Answer]] = {}
     for how in ("bulk", "lists"):
@@ -135,10 +135,11 @@ def test_bulk_lists_answers_like_bulk_and_keeps_chunk_limits(errors_only: bool, 
             for count in split:
                 lists.append(reqs[at : at + count])
                 at += count
-            sent = nl.bulk_lists(seq0, iter(lists), got.append, errors_only=errors_only)
+            sent = nl.bulk_blocks(seq0, ((b"".join(part), len(reqs[0])) for part in lists if part), got.append,
+                                  errors_only=errors_only)
         assert sent == 100 and nl.begin() == seq0 + 100
         fence = 1 if errors_only else 0  # a NOOP closes each chunk
-        # bulk sends once a chunk reaches the byte limit; bulk_lists stops short of it
+        # bulk sends once a chunk reaches the byte limit; bulk_blocks stops short of it
         assert max(kernel.sends) - fence <= (10 if how == "lists" else 11)
         assert sum(kernel.sends) == 100 + fence * len(kernel.sends)
         answers[how] = got

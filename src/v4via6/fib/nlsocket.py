@@ -18,7 +18,7 @@ import errno
 import os
 import socket
 import struct
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
@@ -187,74 +187,80 @@ class NlSocket:
             chunk.append(req)
             size += len(req)
             if size >= limit_bytes or len(chunk) >= limit_msgs:
-                first = self._flush(chunk, seq0, first, on_answer, errors_only)
+                first = self._flush(chunk, len(chunk), seq0, first, on_answer, errors_only)
                 chunk = []
                 size = 0
         return self._finish(chunk, seq0, first, on_answer, errors_only)
 
-    def bulk_lists(
+    def bulk_blocks(
         self,
         seq0: int,
-        batches: Iterable[list[bytes]],
+        blocks: Iterable[tuple[bytes | bytearray, int]],
         on_answer: Callable[[Answer], None],
         *,
         errors_only: bool = False,
     ) -> int:
-        """:meth:`bulk` for requests given as lists, each of messages of one length
-        (a run of routes with one next-hop set): chunks are cut by slicing, with no
-        Python work per request. Same sequence numbering, answers and return value."""
-        chunk: list[bytes] = []
+        """:meth:`bulk` for requests given as blocks ``(data, size)``: whole messages of
+        ``size`` bytes each, back to back (a run of routes with one next-hop set, packed
+        column by column). Chunks are cut by slicing, with no Python work per request.
+        Same sequence numbering, answers and return value."""
+        pieces: list[memoryview] = []
+        count = 0
         size = 0
         first = 0
         limit_bytes = self.chunk_bytes
         limit_msgs = self.chunk_msgs
-        for batch in batches:
-            if not batch:
-                continue
-            msize = len(batch[0])
-            at, total = 0, len(batch)
+        for data, msize in blocks:
+            total = len(data) // msize
+            view = memoryview(data)
+            at = 0
             while at < total:
-                fit = max(1, min(limit_msgs - len(chunk), (limit_bytes - size) // msize))
-                piece = batch[at : at + fit]
-                chunk += piece
-                size += msize * len(piece)
-                at += len(piece)
-                if size >= limit_bytes or len(chunk) >= limit_msgs or size + msize > limit_bytes:
-                    first = self._flush(chunk, seq0, first, on_answer, errors_only)
-                    chunk = []
+                take = min(total - at, max(1, min(limit_msgs - count, (limit_bytes - size) // msize)))
+                pieces.append(view[at * msize : (at + take) * msize])
+                count += take
+                size += msize * take
+                at += take
+                if size >= limit_bytes or count >= limit_msgs or size + msize > limit_bytes:
+                    first = self._flush(pieces, count, seq0, first, on_answer, errors_only)
+                    pieces = []
+                    count = 0
                     size = 0
-        return self._finish(chunk, seq0, first, on_answer, errors_only)
+        if pieces:
+            first = self._flush(pieces, count, seq0, first, on_answer, errors_only)
+        self._seq = seq0 + first - 1
+        return first
 
-    def _flush(self, chunk: list[bytes], seq0: int, first: int,
+    def _flush(self, chunk: Sequence[bytes | memoryview], count: int, seq0: int, first: int,
                on_answer: Callable[[Answer], None], errors_only: bool) -> int:
-        """Send one chunk of a bulk call whose requests before it number ``first``;
-        return how many are sent with it."""
-        self._send_chunk(chunk, seq0 + first, first, on_answer, errors_only)
-        return first + len(chunk)
+        """Send one chunk (``count`` requests) of a bulk call whose requests before it number
+        ``first``; return how many are sent with it and before."""
+        self._send_chunk(chunk, count, seq0 + first, first, on_answer, errors_only)
+        return first + count
 
     def _finish(self, chunk: list[bytes], seq0: int, first: int,
                 on_answer: Callable[[Answer], None], errors_only: bool) -> int:
         """Send what is left of a bulk call, note its last sequence number; the request count."""
         if chunk:
-            first = self._flush(chunk, seq0, first, on_answer, errors_only)
+            first = self._flush(chunk, len(chunk), seq0, first, on_answer, errors_only)
         self._seq = seq0 + first - 1
         return first
 
     def _send_chunk(
         self,
-        chunk: list[bytes],
+        chunk: Sequence[bytes | memoryview],
+        count: int,
         seq_first: int,
         first_index: int,
         on_answer: Callable[[Answer], None],
         errors_only: bool,
     ) -> None:
-        seq_last = seq_first + len(chunk) - 1
+        seq_last = seq_first + count - 1
         closing = seq_last
         if errors_only:
             self._fence = (self._fence + 1) & 0x7FFFFFFF
             closing = _FENCE_BASE | self._fence
             fence = nlmsg.NLMSGHDR.pack(16, nlmsg.NLMSG_NOOP, _FENCE_FLAGS, closing, 0)
-            self._send(b"".join(chunk) + fence)
+            self._send(b"".join([*chunk, fence]))
         else:
             self._send(b"".join(chunk))
         self._collect(seq_first, seq_last, closing, first_index - seq_first, on_answer, errors_only)
