@@ -22,7 +22,7 @@ from v4via6.rib.adj_in import AdjRibIn
 from v4via6.rib.attrs import NO_ADVERTISE, NO_EXPORT, PathAttrs
 from v4via6.rib.keys import key_to_ipv4, key_to_network
 from v4via6.rib.loc_rib import BestSet, Change, LocRib
-from v4via6.rib.path import PathNextHop, PathRef, PeerInfo, PeerKind, Resolution
+from v4via6.rib.path import PathNextHop, PathRef, PeerInfo, PeerKind, Resolution, new_path
 from v4via6.rib.policy import ACCEPT_ALL, AttrsReplacer, Policy, replace_attrs
 
 V = TypeVar("V")
@@ -196,7 +196,7 @@ class Channel:
             # One object per distinct attribute block already, and its next hop one per
             # distinct bytes: consecutive repeats are caught by ``_intake``, the rest
             # (rare) may become a second equal path, which compares equal.
-            return PathRef(attrs, nexthop, self.peer)
+            return new_path(attrs, nexthop, self.peer)
         attrs = self.rib.attrs_interner.intern(attrs)
         return self.rib.path_interner.intern(PathRef(attrs, nexthop, self.peer))
 
@@ -264,14 +264,17 @@ class Channel:
                 changes.extend(result.changes)
                 limit = limit or result.limit_exceeded
             return ImportResult(changes, limit)
-        intake = self._intake
+        intake_new = self._intake_new
         routes = self.adj_in.routes
         get = routes.get
         all_keys: list[int] = []
         paths: list[PathRef | None] = []
         olds: list[PathRef | None] = []
+        last_attrs, last_nexthop, raw = self._last_intake  # _intake, inline
         for keys, attrs, nexthop in items:
-            raw = intake(attrs, nexthop)
+            if attrs is not last_attrs or nexthop is not last_nexthop:
+                last_attrs, last_nexthop = attrs, nexthop
+                raw = intake_new(attrs, nexthop)
             if raw is None:  # a looped path: the keys are withdrawn, in order
                 for key in dict.fromkeys(keys):
                     olds.append(routes.pop(key, None))
@@ -290,6 +293,7 @@ class Channel:
                 routes.update(dict.fromkeys(keys, raw))
                 all_keys.extend(keys)
                 paths.extend([raw] * len(keys))
+        self._last_intake = (last_attrs, last_nexthop, raw)
         changes = self.rib.update_pairs(self.peer, all_keys, paths, olds)
         return ImportResult(changes, self._count_and_check_limit())
 

@@ -270,12 +270,6 @@ class LocRib:
         last_peer: object = _UNSET
         res: Resolution | None = None
 
-        def set_of(path: PathRef) -> BestSet | None:
-            nonlocal last_nh, last_peer, res
-            if path.nexthop is not last_nh or path.peer is not last_peer:
-                last_nh, last_peer, res = path.nexthop, path.peer, resolution(path)
-            return None if res is None else ((path, res),)
-
         delta = 0  # keys gained minus keys lost, counted here rather than in _publish
         for key, path, old_path in zip(keys, paths, olds, strict=True):
             if path is old_path:
@@ -283,12 +277,22 @@ class LocRib:
             if key in explicit:
                 contested.append(key)
                 continue
-            if path is not last_new_path:
+            if path is not last_new_path:  # its best set, ((path, resolution),)
                 last_new_path = path
-                new = None if path is None else set_of(path)
+                if path is None:
+                    new = None
+                else:
+                    if path.nexthop is not last_nh or path.peer is not last_peer:
+                        last_nh, last_peer, res = path.nexthop, path.peer, resolution(path)
+                    new = None if res is None else ((path, res),)
             if old_path is not last_old_path:
                 last_old_path = old_path
-                old = None if old_path is None else set_of(old_path)
+                if old_path is None:
+                    old = None
+                else:
+                    if old_path.nexthop is not last_nh or old_path.peer is not last_peer:
+                        last_nh, last_peer, res = old_path.nexthop, old_path.peer, resolution(old_path)
+                    old = None if res is None else ((old_path, res),)
             if old is not new:
                 append((key, old, new))
                 if old is None:

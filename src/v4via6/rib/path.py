@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from ipaddress import IPv4Address, IPv6Address
-from typing import Any
+from typing import Any, cast
 
 from v4via6.model import NextHop
 from v4via6.rib.attrs import BgpNextHopLike, PathAttrs
@@ -137,6 +137,27 @@ _set_attrs = _setter("attrs")
 _set_nexthop = _setter("nexthop")
 _set_peer = _setter("peer")
 _set_hash = _setter("_hash")
+
+
+class _Made:
+    """``_Made(attrs, nexthop, peer)`` is a new PathRef, made in one call: it has
+    PathRef's slots, so its ``__init__`` sets them with plain stores (PathRef refuses
+    assignment) and then makes the object a PathRef (same slots, same layout: CPython
+    allows the class change). Cheaper than four descriptor calls, and a table where
+    each prefix has its own path makes one per UPDATE."""
+
+    __slots__ = PathRef.__slots__
+
+    def __init__(self, attrs: PathAttrs, nexthop: PathNextHop, peer: PeerInfo) -> None:
+        self._hash = None
+        self.attrs = attrs
+        self.nexthop = nexthop
+        self.peer = peer
+        self.__class__ = PathRef  # type: ignore[assignment]
+
+
+#: ``PathRef(attrs, nexthop, peer)``, made faster (see ``_Made``).
+new_path = cast(Callable[[PathAttrs, PathNextHop, PeerInfo], PathRef], _Made)
 
 
 @dataclass(frozen=True, slots=True)
