@@ -135,6 +135,10 @@ def _asn_bytes(asn: int) -> bytes:
     return asn.to_bytes(4, "big")
 
 
+#: ``_asn_bytes`` of the ASNs ``contains_asn`` is asked about (the local AS, mostly).
+_NEEDLES: dict[int, bytes] = {}
+
+
 #: ``_ASN4[count](buf, offset)`` unpacks ``count`` big-endian 4-byte (or 2-byte) ASNs.
 _ASN4 = [struct.Struct(f"!{c}I").unpack_from for c in range(256)]
 _ASN2 = [struct.Struct(f"!{c}H").unpack_from for c in range(256)]
@@ -589,10 +593,16 @@ class PathAttributes:
         header or two ASNs; a one-segment path is unpacked without building the AsPath.
         """
         asp = self._asp
-        try:
-            if _asn_bytes(asn) not in asp:  # the common answer, without unpacking anything
+        needle = _NEEDLES.get(asn)  # asked once per distinct path: the local AS, always
+        if needle is None:
+            try:
+                needle = _asn_bytes(asn)
+            except OverflowError:  # not a 32-bit ASN: in no AS path
                 return False
-        except OverflowError:  # not a 32-bit ASN: in no AS path
+            if len(_NEEDLES) >= 64:
+                _NEEDLES.clear()
+            _NEEDLES[asn] = needle
+        if needle not in asp:  # the common answer, without unpacking anything
             return False
         n = len(asp)
         if n > 2 and n == 2 + 4 * asp[1]:  # one segment (count >= 1): ASNs from offset 2

@@ -33,6 +33,7 @@ _PLAIN = frozenset({1, 2, 4, 5, 6, 7, 8, 9, 10, 16, 32})
 _AFI_IPV4 = 1
 
 _shared_int = _attributes._shared_int
+_INTS = _attributes._INTS
 _ATTRS = _attributes._INTERN
 _ATTRS_MAX = _attributes.INTERN_MAX
 _NEXTHOPS = _nexthop._CACHE
@@ -110,6 +111,7 @@ def decode_run(data: bytes, i: int, ctx: Context, max_len: int, out: list[Announ
     filled = _FILLED
     no_extra = _NO_EXTRA
     shared = _shared_int
+    ints_get = _INTS.get
     decode_v4 = _decode_v4
     prefixes = 0
     while n - i >= 23:
@@ -229,9 +231,11 @@ def decode_run(data: bytes, i: int, ctx: Context, max_len: int, out: list[Announ
                 attrs = hit[0]
             elif (simple and four and asp is not None and len(asp) > 2 and len(asp) == 2 + 4 * asp[1]
                     and asp[0] in segment_types):
-                if asp[0] == 2:  # AS_SEQUENCE: length and neighbour AS
-                    attrs = filled(origin, asp, asp[1], shared(u32(asp, 2)[0]), med, local_pref, no_extra, block,
-                                   True)
+                if asp[0] == 2:  # AS_SEQUENCE: length and neighbour AS (one int object per value)
+                    value = u32(asp, 2)[0]
+                    neighbor = ints_get(value)
+                    attrs = filled(origin, asp, asp[1], shared(value) if neighbor is None else neighbor, med,
+                                   local_pref, no_extra, block, True)
                 else:  # AS_SET counts 1, a confederation segment 0
                     attrs = filled(origin, asp, 1 if asp[0] == 1 else 0, None, med, local_pref, no_extra, block,
                                    True)
