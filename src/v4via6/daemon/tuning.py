@@ -6,7 +6,7 @@ import ctypes
 import gc
 
 #: Young-generation threshold of the cyclic GC in the daemon (CPython's default is 700).
-GC_YOUNG_THRESHOLD = 50_000
+GC_YOUNG_THRESHOLD = 200_000
 
 
 def tune_gc() -> None:
@@ -14,7 +14,11 @@ def tune_gc() -> None:
     (attribute tuples, paths), and with the default thresholds collecting them costs about
     a quarter of the receive path. Reference counting frees them anyway; the GC only
     has to find the rare cycles (asyncio internals), which it still does, less often.
-    Objects alive at start (imports, config) are moved out of its sight."""
+    Objects alive at start (imports, config) are moved out of its sight. Each object a
+    table keeps (an attribute set and a path per prefix with one path each) is looked at
+    once per young and once per middle collection: at 1M one-prefix UPDATEs, 70 + 6
+    collections took about 1.0 s with a young threshold of 50,000, 14 + 1 about 0.75 s
+    with 200,000 (a young collection then takes some 30 ms)."""
     gc.collect()
     gc.freeze()
     _young, middle, old = gc.get_threshold()
