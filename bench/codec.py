@@ -6,7 +6,13 @@ A attribute sets, encodes them with ``encode_updates`` (4096-byte messages,
 message with ``decode_message`` and collects ``announcements()`` — the form the
 RIB stores: int prefix keys plus one interned PathAttributes per set.
 
-    python3 bench/codec.py [--prefixes 1000000] [--attr-sets 100] [--repeat 3]
+Then the other extreme, one prefix per UPDATE with an AS path of its own (what BIRD
+sends in the full-table bench's ``unique`` mode): N such messages as one byte
+stream, read in 64 KiB pieces the way a session reads them, decoded by the
+session's fast path (``fastupdate.decode_run``) and, as the reference in the same
+run, by the general decoder (``decode_message`` + ``announcements()``).
+
+    python3 bench/codec.py [--prefixes 1000000] [--attr-sets 100] [--one-per-update 200000] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -23,10 +29,14 @@ from v4via6.bgp.wire import (
     Context,
     PathAttributes,
     Update,
+    attributes,
     decode_message,
+    encode,
     encode_updates,
+    fastupdate,
     make_attributes,
 )
+from v4via6.bgp.wire.mp import MpReach
 
 
 def make_prefixes(n: int, rng: random.Random) -> list[int]:
@@ -55,6 +65,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--prefixes", type=int, default=1_000_000)
     ap.add_argument("--attr-sets", type=int, default=100)
+    ap.add_argument("--one-per-update", type=int, default=200_000, metavar="N",
+                    help="one-prefix UPDATEs for the second part (0: skip it)")
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
     rng = random.Random(4)
@@ -100,6 +112,52 @@ def main() -> None:
           f"cpu {enc_cpu:.3f} s  {n / enc_cpu:,.0f} prefixes/s")
     print(f"decode: {dec_best:.3f} s  {n / dec_best:,.0f} prefixes/s   "
           f"cpu {dec_cpu:.3f} s  {n / dec_cpu:,.0f} prefixes/s")
+    if args.one_per_update:
+        one_per_update(keys[: args.one_per_update], nh, ctx, args.repeat)
+
+
+def one_per_update(keys: list[int], nh: BgpNextHop, ctx: Context, repeat: int) -> None:
+    """One prefix per UPDATE, each with its own AS path: the fast path against the general decoder."""
+    msgs = [encode(Update(attrs=make_attributes(origin=0, as_path=((2, (65001, 4_200_000_000 + i)),)),
+                          mp_reach=MpReach(1, 1, nh, (key,))), ctx)
+            for i, key in enumerate(keys)]
+    reads: list[bytes] = []  # whole messages, up to 64 KiB per read
+    start = size = 0
+    for at, m in enumerate(msgs):
+        if size + len(m) > 65536:
+            reads.append(b"".join(msgs[start:at]))
+            start, size = at, 0
+        size += len(m)
+    reads.append(b"".join(msgs[start:]))
+    n = len(msgs)
+    fast_cpu = general_cpu = float("inf")
+    for _ in range(repeat):
+        attributes._INTERN.clear()  # every attribute set new, as in a first full table
+        fastupdate._LAYOUTS.clear()
+        gc.collect()
+        fast: list[tuple[tuple[int, ...], PathAttributes, BgpNextHop]] = []
+        c0 = time.process_time()
+        for data in reads:
+            at, _count = fastupdate.decode_run(data, 0, ctx, 4096, fast)
+            assert at == len(data)
+        fast_cpu = min(fast_cpu, time.process_time() - c0)
+        attributes._INTERN.clear()
+        gc.collect()
+        general: list[Announcement] = []
+        c0 = time.process_time()
+        for m in msgs:
+            u = decode_message(m, ctx)
+            assert isinstance(u, Update)
+            general.extend(u.announcements())
+        general_cpu = min(general_cpu, time.process_time() - c0)
+        assert [(a.keys, a.attrs, a.next_hop) for a in general] == fast
+    print(f"one prefix per UPDATE: {n:,} messages of {len(msgs[0])} bytes with an AS path each, "
+          f"read 64 KiB at a time; CPU time, best of {repeat}:")
+    print(f"fast path (decode_run): {fast_cpu:.3f} s  {n / fast_cpu:,.0f} messages/s  "
+          f"{1e6 * fast_cpu / n:.2f} us/message")
+    print(f"general decoder:        {general_cpu:.3f} s  {n / general_cpu:,.0f} messages/s  "
+          f"{1e6 * general_cpu / n:.2f} us/message")
+    print(f"fast path / general: x{fast_cpu / general_cpu:.2f} of the time")
 
 
 if __name__ == "__main__":
