@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from v4via6.bgp.wire import attributes as _attributes
 from v4via6.bgp.wire import nexthop as _nexthop
-from v4via6.bgp.wire.attributes import PathAttributes, decode_attributes
+from v4via6.bgp.wire.attributes import F_EXTLEN, PathAttributes, decode_attributes, iter_attributes
 from v4via6.bgp.wire.context import IPV4_UNICAST_VIA_IPV6, Context
 from v4via6.bgp.wire.framing import MARKER
 from v4via6.bgp.wire.nexthop import BgpNextHop, decode_nexthop
@@ -272,18 +272,11 @@ def _layout(data: bytes, i: int, end: int, nh: BgpNextHop) -> Layout | None:
     way; the loop then still checks the ORIGIN value (at most 2) and the prefix length,
     and takes the values from the offsets kept here.
     """
-    j = i + 23
+    base = i + 23  # the attribute block, well-formed: the walk accepted it
     variable = bytearray(end - i)  # 1: a byte that may differ
     p = o = a = ae = mo = lo = s1 = e1 = s2 = e2 = 0
-    while j < end:
-        flags = data[j]
-        code = data[j + 1]
-        if flags & 0x10:
-            v = j + 4
-            e = v + ((data[j + 2] << 8) | data[j + 3])
-        else:
-            v = j + 3
-            e = v + data[j + 2]
+    for flags, code, start, stop in iter_attributes(data[base:end]):
+        j, v, e = base + start, base + start + (4 if flags & F_EXTLEN else 3), base + stop
         if code == 14:
             p = v + 5 + data[v + 3]
             step = _STEPS[data[p]]
@@ -312,8 +305,7 @@ def _layout(data: bytes, i: int, end: int, nh: BgpNextHop) -> Layout | None:
                 s2, e2 = j, e
             else:
                 e2 = e
-        j = e
-    if not p or not o or not a or j != end:
+    if not p or not o or not a:
         return None
     mask = _from_bytes(bytes(0 if b else 0xFF for b in variable))
     return (mask, _from_bytes(data[i:end]) & mask, p - i, _STEPS[data[p]], o - i, a - i, ae - i,
