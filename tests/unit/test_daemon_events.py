@@ -188,3 +188,35 @@ def test_installed_means_wanted_by_the_fib_and_not_failed(tmp_path: Path) -> Non
     asyncio.run(d._apply_runs(d.fib_channel.take_batch()))
     assert d.fib_failed == set() and d._installed(B) and d._installed_count() == 2
 
+
+
+def test_a_global_next_hop_is_resolved_again_when_the_host_routes_change(tmp_path: Path) -> None:
+    """The 30 s host refresh re-resolves cached next hops: a route whose global next hop
+    had no on-link route becomes installable once the kernel has one, and goes again
+    when the route goes (the FIB channel gets the changes)."""
+    from ipaddress import IPv6Network
+
+    from v4via6.daemon.supervisor import HostAddresses
+    from v4via6.rib.channel import FibChannel
+
+    d = daemon(tmp_path)
+    d.host = HostAddresses()
+    d.fib_channel = FibChannel(d.rib4, src=None)
+    global_nh = BgpNextHop(IPv6Address("2001:db8::1"), None)
+    on_events(d, [received([A, B], 65001, nh=global_nh)])
+    assert len(d.rib4) == 0 and not d.fib_channel.take_batch().runs  # unresolved: nothing to install
+
+    async def refresh(host: HostAddresses) -> None:
+        d.host = host
+        d._recheck_nexthops()
+
+    asyncio.run(refresh(HostAddresses()))  # nothing moved: nothing recomputed
+    assert len(d.rib4) == 0
+    asyncio.run(refresh(HostAddresses(routes6=[(IPv6Network("2001:db8::/64"), "eth1", False, 256)])))
+    assert len(d.rib4) == 2
+    [(kind, hops, keys)] = d.fib_channel.take_batch().runs
+    assert sorted(keys) == sorted([A, B]) and hops[0].nexthop == NextHop(IPv6Address("2001:db8::1"), "eth1")
+    asyncio.run(refresh(HostAddresses()))
+    assert len(d.rib4) == 0
+    [(kind, _hops, keys)] = d.fib_channel.take_batch().runs
+    assert kind.name == "DELETE" and sorted(keys) == sorted([A, B])

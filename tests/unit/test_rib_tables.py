@@ -158,6 +158,30 @@ def test_refresh_nexthops_recomputes() -> None:
     assert res == Resolution(NextHop(IPv6Address("2001:db8::1"), "eth2"), 5)
 
 
+def test_recheck_nexthops_recomputes_only_when_a_next_hop_moved() -> None:
+    """After the host's routes are read again, a global next hop that became reachable,
+    changed cost or interface, or became unreachable is recomputed; if none moved,
+    nothing is (the cached resolutions stay the same objects)."""
+    reachable: dict[IPv6Address | IPv4Address, tuple[str | None, int]] = {}
+    rib = LocRib(NextHopResolver(lambda addr: reachable.get(addr)))
+    ch = Channel(rib, PeerInfo("g", PeerKind.IBGP, IPv6Address("2001:db8::9"), 9, 65000))
+    local = Channel(rib, peer("a", 1))  # a link-local next hop: not the host's business
+    ch.announce(keys(3), PlainAttrs(), PlainNextHop(IPv6Address("2001:db8::1"), None))
+    local.announce(keys(2, "203.0.113.0"), PlainAttrs(), LL1)
+    assert len(rib) == 2 and rib.recheck_nexthops() == []
+    reachable[IPv6Address("2001:db8::1")] = ("eth2", 5)
+    changes = rib.recheck_nexthops()
+    assert sorted(k for k, _old, _new in changes) == sorted(keys(3)) and len(rib) == 5
+    first = rib.best[keys(1)[0]][0][1]
+    assert first == Resolution(NextHop(IPv6Address("2001:db8::1"), "eth2"), 5)
+    assert rib.recheck_nexthops() == [] and rib.best[keys(1)[0]][0][1] is first
+    reachable[IPv6Address("2001:db8::1")] = ("eth3", 5)
+    assert len(rib.recheck_nexthops()) == 3
+    assert rib.best[keys(1)[0]][0][1].nexthop == NextHop(IPv6Address("2001:db8::1"), "eth3")
+    del reachable[IPv6Address("2001:db8::1")]
+    assert len(rib.recheck_nexthops()) == 3 and len(rib) == 2
+
+
 def test_detach_removes_source() -> None:
     rib = LocRib()
     a = Channel(rib, peer("a", 1))

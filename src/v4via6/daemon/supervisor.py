@@ -263,6 +263,16 @@ class Daemon:
         while True:
             await asyncio.sleep(30)
             await self._refresh_host()
+            self._recheck_nexthops()
+
+    def _recheck_nexthops(self) -> None:
+        """Global next hops resolve through the host's IPv6 routes: once those are read
+        again, prefixes whose next hop now leads elsewhere (or now leads somewhere, or
+        nowhere) get their best paths and kernel routes recomputed."""
+        changed = len(self.rib4.recheck_nexthops()) + len(self.rib6.recheck_nexthops())
+        if changed:
+            log("nexthops-changed", prefixes=changed)
+            self._changed()
 
     async def start(self) -> None:
         await self._refresh_host()

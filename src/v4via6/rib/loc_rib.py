@@ -28,7 +28,7 @@ from v4via6.rib import bestpath
 from v4via6.rib.attrs import PathAttrs
 from v4via6.rib.intern import Interner
 from v4via6.rib.nexthop import NextHopResolver
-from v4via6.rib.path import PathRef, PeerInfo, Resolution
+from v4via6.rib.path import PathNextHop, PathRef, PeerInfo, Resolution
 
 #: A chosen path with where its next hop leads (so a resolution change is a change).
 BestPath = tuple[PathRef, Resolution]
@@ -72,7 +72,7 @@ class LocRib:
         self._sources: dict[PeerInfo, Mapping[int, PathRef]] = {}
         self._sinks: list[RibSink] = []
         self._sets: Interner[BestSet] = Interner(cache_size)
-        self._by_nexthop: dict[tuple[object, PeerInfo], Resolution | None] = {}
+        self._by_nexthop: dict[tuple[PathNextHop, PeerInfo], Resolution | None] = {}
         self._by_nexthop_complete = True  # False once entries were forgotten for size
         self._single: dict[PathRef, BestSet | None] = {}
         self._infos: dict[PathRef, tuple[bestpath.Rank, Resolution | None]] = {}
@@ -181,6 +181,18 @@ class LocRib:
         if not self._by_nexthop_complete:
             return None
         return [res for (_nh, src), res in self._by_nexthop.items() if src is peer or src == peer]
+
+    def recheck_nexthops(self) -> list[Change]:
+        """What the resolver looks at (the host's addresses and IPv6 routes) was read
+        again: if a next hop in the resolution cache now resolves differently (a global
+        next hop became reachable or unreachable, or moved to another interface or
+        cost), recompute every prefix (:meth:`refresh_nexthops`); else nothing. The
+        check costs one resolution per distinct (next hop, peer), not per route."""
+        resolve = self.resolver.resolve_nexthop
+        for (nexthop, peer), res in list(self._by_nexthop.items()):
+            if resolve(nexthop, peer) != res:
+                return self.refresh_nexthops()
+        return []
 
     def refresh_nexthops(self) -> list[Change]:
         """Next-hop reachability changed: forget resolutions, recompute every prefix."""

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from ipaddress import IPv4Address, IPv6Address
 
 from v4via6.model import ModelError, NextHop
-from v4via6.rib.path import PathRef, Resolution
+from v4via6.rib.path import PathNextHop, PathRef, PeerInfo, Resolution
 
 #: Global next hop -> (interface or None, IGP cost), or None when unreachable.
 GlobalResolver = Callable[[IPv6Address | IPv4Address], "tuple[str | None, int] | None"]
@@ -29,7 +29,10 @@ class NextHopResolver:
         self._resolve_global = resolve_global
 
     def resolve(self, path: PathRef) -> Resolution | None:
-        nh = path.nexthop
+        return self.resolve_nexthop(path.nexthop, path.peer)
+
+    def resolve_nexthop(self, nh: PathNextHop, peer: PeerInfo) -> Resolution | None:
+        """:meth:`resolve` of a path with this next hop from this peer (all it depends on)."""
         if nh is None:
             return LOCAL_RESOLUTION
         if isinstance(nh, NextHop):
@@ -40,7 +43,7 @@ class NextHopResolver:
             if link_local is None and glob.is_link_local and isinstance(glob, IPv6Address):
                 link_local = glob
             glob = None
-        ifname = path.peer.ifname
+        ifname = peer.ifname
         if link_local is not None and ifname:
             return Resolution(NextHop(link_local, ifname), 0)
         if glob is None:
