@@ -49,3 +49,15 @@ def test_quick_full_table_arrives_and_leaves(fulltable: object) -> None:
     assert sample.load_s > 0 and sample.down_notify_s > 0 and sample.down_freeze_s > 0
     assert sample.session_drops == 0, lines
     assert sample.decode_rate is not None and sample.decode_rate > 0
+
+
+def test_quick_one_prefix_per_update_arrives_and_leaves(fulltable: object) -> None:
+    """BIRD's `unique` mode (one prefix and AS path per UPDATE) takes the UPDATE fast path
+    with known message layouts: every route must arrive with the session up, and leave."""
+    run_bench = fulltable.run_bench  # type: ignore[attr-defined]
+    lines: list[str] = []
+    samples = run_bench(20_000, 1, ["unique"], ["v4via6"], log=lines.append)
+    assert len(samples) == 1, lines
+    sample = samples[0]
+    assert sample.n == 20_000 and sample.session_drops == 0, lines
+    assert sample.load_s > 0 and sample.down_notify_s > 0 and sample.down_freeze_s > 0
