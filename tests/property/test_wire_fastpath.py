@@ -246,9 +246,9 @@ def test_a_known_layout_skips_the_walk(monkeypatch: Any) -> None:
     made: list[int] = []
     real = fastupdate._layout
 
-    def counting(data: bytes, i: int, end: int, nh: BgpNextHop) -> Any:
+    def counting(data: bytes, i: int, end: int, nh: BgpNextHop, runs: tuple[int, int, int, int]) -> Any:
         made.append(end - i)
-        return real(data, i, end, nh)
+        return real(data, i, end, nh, runs)
 
     monkeypatch.setattr(fastupdate, "_layout", counting)
     fastupdate._LAYOUTS.clear()

@@ -248,7 +248,7 @@ def decode_run(data: bytes, i: int, ctx: Context, max_len: int, out: list[Announ
                     break
                 simple = False
             if walked and simple and single and four:
-                made = _layout(data, i, end, nh)
+                made = _layout(data, i, end, nh, (s1, e1, s2, e2))
                 if made is not None:
                     if len(layouts) >= _LAYOUTS_MAX:
                         layouts.clear()
@@ -261,7 +261,7 @@ def decode_run(data: bytes, i: int, ctx: Context, max_len: int, out: list[Announ
     return i, prefixes
 
 
-def _layout(data: bytes, i: int, end: int, nh: BgpNextHop) -> Layout | None:
+def _layout(data: bytes, i: int, end: int, nh: BgpNextHop, runs: tuple[int, int, int, int]) -> Layout | None:
     """The layout of the one-prefix UPDATE ``data[i:end]``, which :func:`decode_run`'s walk
     has just accepted with an attribute block it builds itself (ORIGIN, one-segment
     AS_PATH, MED, LOCAL_PREF; four-octet AS numbers), or None.
@@ -270,13 +270,14 @@ def _layout(data: bytes, i: int, end: int, nh: BgpNextHop) -> Layout | None:
     prefix (its length byte within the same byte count), the ORIGIN value, the AS
     numbers and the MED and LOCAL_PREF values passes every check of the walk the same
     way; the loop then still checks the ORIGIN value (at most 2) and the prefix length,
-    and takes the values from the offsets kept here.
+    and takes the values from the offsets kept here. ``runs``: the walk's (start, end)
+    of the plain attributes before and after MP_REACH_NLRI.
     """
     base = i + 23  # the attribute block, well-formed: the walk accepted it
     variable = bytearray(end - i)  # 1: a byte that may differ
-    p = o = a = ae = mo = lo = s1 = e1 = s2 = e2 = 0
+    p = o = a = ae = mo = lo = 0
     for flags, code, start, stop in iter_attributes(data[base:end]):
-        j, v, e = base + start, base + start + (4 if flags & F_EXTLEN else 3), base + stop
+        v, e = base + start + (4 if flags & F_EXTLEN else 3), base + stop
         if code == 14:
             p = v + 5 + data[v + 3]
             step = _STEPS[data[p]]
@@ -297,16 +298,9 @@ def _layout(data: bytes, i: int, end: int, nh: BgpNextHop) -> Layout | None:
                 return None
             if code != 2:
                 variable[v - i:e - i] = b"\x01" * (e - v)
-            if not s1:
-                s1, e1 = j, e
-            elif e1 == j:
-                e1 = e
-            elif not s2:
-                s2, e2 = j, e
-            else:
-                e2 = e
     if not p or not o or not a:
         return None
+    s1, e1, s2, e2 = runs
     mask = _from_bytes(bytes(0 if b else 0xFF for b in variable))
     return (mask, _from_bytes(data[i:end]) & mask, p - i, _STEPS[data[p]], o - i, a - i, ae - i,
             mo - i if mo else 0, lo - i if lo else 0, s1 - i, e1 - i, s2 - i if s2 else 0,
