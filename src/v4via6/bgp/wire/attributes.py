@@ -657,7 +657,6 @@ _set_local_pref = _setter("local_pref")
 _set_extra = _setter("_extra")
 _set_wire = _setter("wire")
 _set_wire_as4 = _setter("wire_as4")
-_new = object.__new__
 
 
 def _fill(self: PathAttributes, origin: int, asp: bytes, length: int, neighbor: int | None,
